@@ -1,0 +1,1 @@
+"""Symbioza HTTP service."""

@@ -1,0 +1,152 @@
+"""The `symbioza` command: serve, migrate, seed, keys, import-taxonomy."""
+
+import argparse
+import sys
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from app.config import get_settings
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        proxy_headers=True,
+        log_level=args.log_level,
+    )
+    return 0
+
+
+def _migrate(_: argparse.Namespace) -> int:
+    from app.migrate import load_catalogues, upgrade
+
+    upgrade()
+    ewc, nace = load_catalogues()
+    print(f"schema at head; EWC codes +{ewc.added} ~{ewc.updated}; NACE codes +{nace.added} ~{nace.updated}")
+    return 0
+
+
+def _seed(args: argparse.Namespace) -> int:
+    from app.db import session_scope
+    from app.seed import load_demo
+
+    with session_scope() as session:
+        report = load_demo(session, args.file)
+    if report.skipped:
+        print("the database already holds organizations; demo data not loaded")
+    else:
+        print(f"loaded {report.organizations} organizations and {report.listings} listings")
+    return 0
+
+
+def _keys_create(args: argparse.Namespace) -> int:
+    from app.auth.service import create_key
+    from app.db import session_scope
+    from app.organizations.models import Organization
+
+    with session_scope() as session:
+        organization = session.get(Organization, args.org) if args.org else None
+        if args.org and organization is None:
+            print(f"error: no organization {args.org}", file=sys.stderr)
+            return 2
+        if args.role != "admin" and organization is None:
+            print("error: member and agency keys need --org", file=sys.stderr)
+            return 2
+        key, secret = create_key(
+            session, organization, role=args.role, name=args.name, regions=args.region or []
+        )
+        print(f"{secret}\t{args.role}\t{organization.name if organization else '-'}\tid={key.id}")
+    return 0
+
+
+def _keys_demo(args: argparse.Namespace) -> int:
+    from app.auth.service import create_key
+    from app.db import session_scope
+    from app.organizations.models import Organization
+    from app.seed import demo_id
+
+    with session_scope() as session:
+        member_org = session.get(Organization, demo_id(DEMO_MEMBER))
+        if member_org is None:
+            print("error: the demo region is not loaded (run `symbioza seed`)", file=sys.stderr)
+            return 2
+        _, admin = create_key(session, None, role="admin", name="demo admin")
+        _, member = create_key(session, member_org, role="member", name="demo member")
+    print(f"demo admin key:  {admin}")
+    print(f"demo member key: {member}  ({member_org.name})")
+    return 0
+
+
+def _import_taxonomy(args: argparse.Namespace) -> int:
+    from app.db import session_scope
+    from app.taxonomy.service import import_ewc_file
+
+    with session_scope() as session:
+        report = import_ewc_file(session, args.file)
+    print(f"EWC: {report.added} added, {report.updated} updated, {report.unchanged} unchanged")
+    return 0
+
+
+DEMO_MEMBER = "elektrocieplownia-skawina"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="symbioza", description="Symbioza industrial-symbiosis matchmaking."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the HTTP API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (use 2x cores in production)")
+    serve.add_argument("--log-level", default="info")
+    serve.set_defaults(handler=_serve)
+
+    commands.add_parser("migrate", help="upgrade the schema and load the code catalogues").set_defaults(
+        handler=_migrate
+    )
+
+    seed = commands.add_parser("seed", help="load the demo region into an empty database")
+    seed.add_argument("--file", type=Path, default=get_settings().seed_data_dir / "demo" / "region.json")
+    seed.set_defaults(handler=_seed)
+
+    keys = commands.add_parser("keys", help="manage API keys").add_subparsers(
+        dest="keys_command", required=True
+    )
+    create = keys.add_parser("create", help="create a key and print it (shown once)")
+    create.add_argument("--org", type=uuid.UUID, help="organization id (required for member and agency keys)")
+    create.add_argument("--role", choices=("member", "agency", "admin"), required=True)
+    create.add_argument("--name", default="cli key")
+    create.add_argument("--region", action="append", help="NUTS prefix an agency key may read (repeatable)")
+    create.set_defaults(handler=_keys_create)
+    keys.add_parser("demo", help="create a demo admin key and a demo member key").set_defaults(
+        handler=_keys_demo
+    )
+
+    importer = commands.add_parser(
+        "import-taxonomy", help="load an official code list (CSV) into the catalogue"
+    )
+    importer.add_argument("catalogue", choices=("ewc",))
+    importer.add_argument("file", type=Path)
+    importer.set_defaults(handler=_import_taxonomy)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler: Handler = args.handler
+    return handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,9 @@
+"""Every ORM model, imported in one place so that Alembic and the tests see the whole schema."""
+
+from app.auth.models import ApiKey
+from app.db import Base
+from app.listings.models import Listing
+from app.organizations.models import Organization
+from app.taxonomy.models import EwcCode, NaceCode
+
+__all__ = ["ApiKey", "Base", "EwcCode", "Listing", "NaceCode", "Organization"]

@@ -1,0 +1,73 @@
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+OrganizationKind = Literal["company", "agency", "operator"]
+CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+# NUTS codes: the country's two letters, then up to three more characters per level (PL, PL2, PL21, PL213).
+NutsCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}[0-9A-Z]{0,3}$")]
+NaceCode = Annotated[str, StringConstraints(pattern=r"^\d{2}(\.\d{1,2})?$")]
+Latitude = Annotated[float, Field(ge=-90, le=90)]
+Longitude = Annotated[float, Field(ge=-180, le=180)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class Contact(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    person: str | None = Field(default=None, max_length=200)
+    email: EmailStr | None = None
+    phone: str | None = Field(default=None, max_length=40, pattern=r"^[0-9+()\-. ]+$")
+
+
+class OrganizationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    kind: OrganizationKind = "company"
+    country: CountryCode
+    region: NutsCode | None = None
+    city: str | None = Field(default=None, max_length=100)
+    nace: list[NaceCode] = Field(default_factory=list, max_length=20)
+    lat: Latitude | None = None
+    lon: Longitude | None = None
+    contact: Contact = Field(default_factory=Contact)
+
+
+class OrganizationUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name | None = None
+    kind: OrganizationKind | None = None
+    country: CountryCode | None = None
+    region: NutsCode | None = None
+    city: str | None = Field(default=None, max_length=100)
+    nace: list[NaceCode] | None = Field(default=None, max_length=20)
+    lat: Latitude | None = None
+    lon: Longitude | None = None
+    contact: Contact | None = None
+
+
+class OrganizationRead(BaseModel):
+    id: uuid.UUID
+    name: str
+    kind: OrganizationKind
+    country: str
+    region: str | None
+    city: str | None
+    nace: list[str]
+    lat: float | None
+    lon: float | None
+    contact: Contact
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class OrganizationList(BaseModel):
+    items: list[OrganizationRead]
+    total: int
+    limit: int
+    offset: int

@@ -1,0 +1,70 @@
+from collections.abc import Sequence
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from app.taxonomy.models import EwcCode, NaceCode
+
+
+def get_ewc(session: Session, code: str) -> EwcCode | None:
+    return session.get(EwcCode, code)
+
+
+def all_ewc(session: Session) -> dict[str, EwcCode]:
+    return {row.code: row for row in session.scalars(select(EwcCode))}
+
+
+def all_nace(session: Session) -> dict[str, NaceCode]:
+    return {row.code: row for row in session.scalars(select(NaceCode))}
+
+
+def search_ewc(
+    session: Session,
+    *,
+    prefix: str | None,
+    level: str | None,
+    hazardous: bool | None,
+    q: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[Sequence[EwcCode], int]:
+    query = select(EwcCode)
+    if prefix:
+        query = query.where(EwcCode.code.startswith(prefix))
+    if level:
+        query = query.where(EwcCode.level == level)
+    if hazardous is not None:
+        query = query.where(EwcCode.hazardous == hazardous)
+    if q:
+        pattern = f"%{q.lower()}%"
+        query = query.where(
+            or_(func.lower(EwcCode.label_en).like(pattern), func.lower(EwcCode.label_pl).like(pattern))
+        )
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(EwcCode.code).limit(limit).offset(offset)).all()
+    return rows, total
+
+
+def search_nace(
+    session: Session, *, prefix: str | None, level: str | None, q: str | None, limit: int, offset: int
+) -> tuple[Sequence[NaceCode], int]:
+    query = select(NaceCode)
+    if prefix:
+        query = query.where(NaceCode.code.startswith(prefix))
+    if level:
+        query = query.where(NaceCode.level == level)
+    if q:
+        pattern = f"%{q.lower()}%"
+        query = query.where(
+            or_(func.lower(NaceCode.label_en).like(pattern), func.lower(NaceCode.label_pl).like(pattern))
+        )
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(NaceCode.code).limit(limit).offset(offset)).all()
+    return rows, total
+
+
+def labels(session: Session, codes: set[str]) -> dict[str, str]:
+    if not codes:
+        return {}
+    rows = session.execute(select(EwcCode.code, EwcCode.label_en).where(EwcCode.code.in_(codes)))
+    return {code: label for code, label in rows}
