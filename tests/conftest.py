@@ -45,9 +45,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'symbioza.db'}"
     else:
         if not POSTGRES_URL:
-            pytest.skip(
-                "PostgreSQL half skipped: set SYMBIOZA_TEST_POSTGRES_URL to run it (make test does on CI)"
-            )
+            pytest.skip("PostgreSQL half skipped: set SYMBIOZA_TEST_POSTGRES_URL to run it (.ci/run sets it)")
         url = POSTGRES_URL
         _fresh_postgres(url)
     os.environ["SYMBIOZA_DATABASE_URL"] = url
