@@ -96,7 +96,7 @@ def _import_taxonomy(args: argparse.Namespace) -> int:
     return 0
 
 
-DEMO_MEMBER = "elektrocieplownia-skawina"
+DEMO_MEMBER = "ec-bienczyce"  # a CHP plant of the demo region: many by-products to offer
 
 
 def build_parser() -> argparse.ArgumentParser:

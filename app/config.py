@@ -3,7 +3,7 @@
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -19,6 +19,11 @@ class Settings(BaseSettings):
     page_size_default: int = 50
     page_size_max: int = 200
     seed_data_dir: Path = SEED_DATA_DIR
+
+    @field_validator("bootstrap_admin_key", mode="before")
+    @classmethod
+    def _empty_means_unset(cls, value: object) -> object:
+        return None if value == "" else value
 
 
 @lru_cache
