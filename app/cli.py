@@ -1,7 +1,8 @@
-"""The `symbioza` command: serve, migrate, seed, keys, import-taxonomy."""
+"""The `symbioza` command: serve, migrate, seed, keys, match, evaluate, import-taxonomy."""
 
 import argparse
 import sys
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -61,9 +62,7 @@ def _keys_create(args: argparse.Namespace) -> int:
         if args.role != "admin" and organization is None:
             print("error: member and agency keys need --org", file=sys.stderr)
             return 2
-        key, secret = create_key(
-            session, organization, role=args.role, name=args.name, regions=args.region or []
-        )
+        key, secret = create_key(session, organization, role=args.role, name=args.name, regions=args.region or [])
         print(f"{secret}\t{args.role}\t{organization.name if organization else '-'}\tid={key.id}")
     return 0
 
@@ -96,13 +95,41 @@ def _import_taxonomy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _progress(label: str, done: int, total: int) -> None:
+    width = 30
+    filled = width * done // max(total, 1)
+    end = "\n" if done >= total else ""
+    print(
+        f"\r{label:<20} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end=end, file=sys.stderr, flush=True
+    )
+
+
+def _match(args: argparse.Namespace) -> int:
+    from app.db import session_scope
+    from app.matches.sync import rebuild
+
+    started = time.perf_counter()
+    with session_scope() as session:
+        report = rebuild(session, progress=_progress)
+    seconds = time.perf_counter() - started
+    print(
+        f"{report.listings} listings, {report.matches} matches "
+        f"({report.added} added, {report.changed} changed, {report.removed} removed) in {seconds:.1f} s"
+    )
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from app.evaluate import run
+
+    return run(args.casefile, as_json=args.json)
+
+
 DEMO_MEMBER = "ec-bienczyce"  # a CHP plant of the demo region: many by-products to offer
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="symbioza", description="Symbioza industrial-symbiosis matchmaking."
-    )
+    parser = argparse.ArgumentParser(prog="symbioza", description="Symbioza industrial-symbiosis matchmaking.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the HTTP API")
@@ -120,22 +147,25 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--file", type=Path, default=get_settings().seed_data_dir / "demo" / "region.json")
     seed.set_defaults(handler=_seed)
 
-    keys = commands.add_parser("keys", help="manage API keys").add_subparsers(
-        dest="keys_command", required=True
-    )
+    keys = commands.add_parser("keys", help="manage API keys").add_subparsers(dest="keys_command", required=True)
     create = keys.add_parser("create", help="create a key and print it (shown once)")
     create.add_argument("--org", type=uuid.UUID, help="organization id (required for member and agency keys)")
     create.add_argument("--role", choices=("member", "agency", "admin"), required=True)
     create.add_argument("--name", default="cli key")
     create.add_argument("--region", action="append", help="NUTS prefix an agency key may read (repeatable)")
     create.set_defaults(handler=_keys_create)
-    keys.add_parser("demo", help="create a demo admin key and a demo member key").set_defaults(
-        handler=_keys_demo
-    )
+    keys.add_parser("demo", help="create a demo admin key and a demo member key").set_defaults(handler=_keys_demo)
 
-    importer = commands.add_parser(
-        "import-taxonomy", help="load an official code list (CSV) into the catalogue"
-    )
+    match = commands.add_parser("match", help="recompute stored matches")
+    match.add_argument("--rebuild", action="store_true", required=True, help="recompute every profile and match")
+    match.set_defaults(handler=_match)
+
+    evaluate = commands.add_parser("evaluate", help="measure match quality on a case file (see CASEFILE.md)")
+    evaluate.add_argument("casefile", type=Path)
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    evaluate.set_defaults(handler=_evaluate)
+
+    importer = commands.add_parser("import-taxonomy", help="load an official code list (CSV) into the catalogue")
     importer.add_argument("catalogue", choices=("ewc",))
     importer.add_argument("file", type=Path)
     importer.set_defaults(handler=_import_taxonomy)

@@ -87,10 +87,7 @@ def _field_name(loc: tuple[int | str, ...]) -> str:
 
 
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
-    return [
-        {"field": _field_name(tuple(e["loc"])), "message": e["msg"], "in": str(e["loc"][0])}
-        for e in exc.errors()
-    ]
+    return [{"field": _field_name(tuple(e["loc"])), "message": e["msg"], "in": str(e["loc"][0])} for e in exc.errors()]
 
 
 def install_error_handlers(app: FastAPI) -> None:

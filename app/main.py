@@ -13,6 +13,8 @@ from app.config import get_settings
 from app.db import get_engine, session_scope
 from app.errors import install_error_handlers
 from app.listings.router import router as listings_router
+from app.matches.engine import get_engine as get_matching_engine
+from app.matches.router import router as matches_router
 from app.organizations.router import router as organizations_router
 from app.taxonomy.router import router as taxonomy_router
 
@@ -21,6 +23,7 @@ API_PREFIX = "/api/v1"
 
 @asynccontextmanager
 async def _lifespan(_: FastAPI) -> AsyncIterator[None]:
+    get_matching_engine()  # fit the engine before the first request rather than during it
     secret = get_settings().bootstrap_admin_key
     if secret:
         with session_scope() as session:
@@ -37,7 +40,7 @@ def create_app() -> FastAPI:
     )
     install_error_handlers(app)
     api = APIRouter(prefix=API_PREFIX)
-    for router in (organizations_router, auth_router, listings_router, taxonomy_router):
+    for router in (organizations_router, auth_router, listings_router, matches_router, taxonomy_router):
         api.include_router(router)
     app.include_router(api)
 
@@ -45,9 +48,7 @@ def create_app() -> FastAPI:
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get(
-        "/ready", tags=["operations"], responses={503: {"description": "The database cannot be reached"}}
-    )
+    @app.get("/ready", tags=["operations"], responses={503: {"description": "The database cannot be reached"}})
     def ready() -> JSONResponse:
         try:
             with get_engine().connect() as connection:

@@ -3,7 +3,8 @@
 from app.auth.models import ApiKey
 from app.db import Base
 from app.listings.models import Listing
+from app.matches.models import ListingConcept, Match
 from app.organizations.models import Organization
 from app.taxonomy.models import EwcCode, NaceCode
 
-__all__ = ["ApiKey", "Base", "EwcCode", "Listing", "NaceCode", "Organization"]
+__all__ = ["ApiKey", "Base", "EwcCode", "Listing", "ListingConcept", "Match", "NaceCode", "Organization"]

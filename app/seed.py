@@ -41,9 +41,7 @@ def load_demo(session: Session, path: Path) -> SeedReport:
     for record in data["listings"]:
         fields = {k: v for k, v in record.items() if k not in {"id", "organization"}}
         fields["organization_id"] = demo_id(record["organization"])
-        listings.create(
-            session, _LOADER, ListingCreate.model_validate(fields), listing_id=demo_id(record["id"])
-        )
+        listings.create(session, _LOADER, ListingCreate.model_validate(fields), listing_id=demo_id(record["id"]))
     return SeedReport(len(data["organizations"]), len(data["listings"]), skipped=False)
 
 

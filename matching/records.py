@@ -1,6 +1,9 @@
 """The vocabulary every listing is written in, shared by the engine, the API and the data files."""
 
-from typing import Literal, get_args
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Literal, get_args
 
 Kind = Literal["offer", "need"]
 ResourceType = Literal["material", "energy", "water", "capacity"]
@@ -37,3 +40,92 @@ LEGAL_STATUSES: tuple[str, ...] = get_args(LegalStatus)
 RECOVERY_OPERATIONS: tuple[str, ...] = get_args(RecoveryOperation)
 VISIBILITIES: tuple[str, ...] = get_args(Visibility)
 STATUSES: tuple[str, ...] = get_args(Status)
+
+
+@dataclass(frozen=True)
+class Listing:
+    """What the engine knows of one offer or need: plain values, no database rows."""
+
+    id: str
+    organization_id: str
+    kind: str
+    resource_type: str
+    title: str
+    description: str = ""
+    language: str | None = None
+    ewc: str | None = None
+    hazardous: bool = False
+    quantity: float | None = None
+    unit: str | None = None
+    period: str | None = None
+    available_from: date | None = None
+    available_until: date | None = None
+    legal_status: str | None = None
+    recovery_operations: tuple[str, ...] = ()
+    properties: Mapping[str, Any] = field(default_factory=dict)
+    max_distance_km: float | None = None
+    lat: float | None = None
+    lon: float | None = None
+    nace: tuple[str, ...] = ()
+    region: str | None = None
+
+    @property
+    def text(self) -> str:
+        return f"{self.title}. {self.description}"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One comparison of a pair: its value in [0, 1], weight, share of the score and a sentence."""
+
+    name: str
+    value: float
+    weight: float
+    contribution: float
+    level: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Impact:
+    quantity: float | None
+    unit: str | None
+    co2e_avoided_t: float | None
+    substitution_t: float | None
+    disposal_avoided_t: float | None
+    transport_t: float | None
+    basis: str
+
+
+@dataclass(frozen=True)
+class Candidate:
+    offer_id: str
+    need_id: str
+    score: float
+    rule: str
+    components: tuple[Comparison, ...]
+    explanation: tuple[str, ...]
+    distance_km: float | None
+    impact: Impact
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Why a listing points at a concept: how strongly, and from what (its code, its text, its activity...)."""
+
+    weight: float
+    source: str
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A listing with what enrichment derived from it: the concepts it points at and a suggested code."""
+
+    listing: Listing
+    concepts: Mapping[str, Evidence]
+    suggested_ewc: str | None = None
+    suggested_confidence: float | None = None
+
+    @property
+    def ewc(self) -> str | None:
+        return self.listing.ewc or self.suggested_ewc

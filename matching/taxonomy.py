@@ -2,9 +2,11 @@
 
 import csv
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 _EWC_DIGITS = re.compile(r"^(\d{2})[\s.]?(\d{2})?[\s.]?(\d{2})?$")
 
@@ -89,3 +91,83 @@ def read_nace_csv(path: Path) -> list[NaceEntry]:
             )
             for row in csv.DictReader(handle)
         ]
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    code: str
+    label: str
+    confidence: float
+    matched_words: tuple[str, ...]
+
+
+# Firms say whether a waste is contaminated; mirror entries split on exactly that (e.g. 17 05 03* / 17 05 04).
+_CLEAN = re.compile(
+    r"\b(bez substancji niebezpiecz|non ?hazardous|not hazardous|no hazardous|free of hazardous|without hazardous"
+    r"|nieimpregnowan|niezanieczyszczon|uncontaminated|clean|czyst|untreated|nie zawiera|inne niz niebezpiecz"
+    r"|bez zanieczyszczen|bez azbestu|ungefahrlich|nicht gefahrlich)"
+)
+_DIRTY = re.compile(
+    r"\b(zawierajac\w* substancje niebezpieczn|containing hazardous|contains hazardous|contaminated|zanieczyszczon"
+    r"|skazon|hazardous|niebezpieczn|impregnowan|oily|zaolejon|azbest|asbestos|pcb|gefahrlich|nebezpecn|veszelyes)"
+)
+
+
+class CodeSuggester:
+    """Suggests EWC entries for a short free text from the catalogue's multilingual labels and synonyms."""
+
+    def __init__(self, hazard_weight: float = 0.4) -> None:
+        self.hazard_weight = hazard_weight
+
+    def fit(self, catalogue: Iterable[EwcEntry]) -> "CodeSuggester":
+        from matching.text import ConceptVectoriser
+
+        entries = list(catalogue)
+        by_code = {e.code: e for e in entries}
+        self.entries_ = {e.code: e for e in entries if e.level == "entry"}
+        terms = {code: _terms_of(e) for code, e in self.entries_.items()}
+        context = {
+            code: [*_terms_of(by_code[code[:5]]), *_terms_of(by_code[code[:2]])]
+            for code in self.entries_
+            if code[:5] in by_code and code[:2] in by_code
+        }
+        self.vectoriser_ = ConceptVectoriser().fit(terms, context)
+        self.hazardous_ = np.array([self.entries_[c].hazardous for c in self.vectoriser_.concepts_])
+        self.mirror_ = np.array([self.entries_[c].entry_type == "mirror" for c in self.vectoriser_.concepts_])
+        return self
+
+    def scores(self, texts: Sequence[str]) -> np.ndarray:
+        """texts x entries (in self.vectoriser_.concepts_ order), adjusted for what the text says of hazard."""
+        from matching.text import normalise
+
+        raw = self.vectoriser_.similarity(texts)
+        for row, text in zip(raw, texts, strict=True):
+            row *= self._hazard_factor(normalise(text))
+        return raw
+
+    def _hazard_factor(self, text: str) -> np.ndarray:
+        if _CLEAN.search(text):
+            return np.where(self.hazardous_, 1 - self.hazard_weight, 1.0)
+        if _DIRTY.search(text):
+            return np.where(self.hazardous_, 1 + self.hazard_weight, 1.0)
+        # Unsaid: the non-hazardous side of a mirror pair is the likelier reading.
+        return np.where(self.hazardous_ & self.mirror_, 1 - self.hazard_weight / 2, 1.0)
+
+    def suggest(self, text: str, k: int = 5) -> list[Suggestion]:
+        scores = self.scores([text])[0]
+        best = [i for i in np.argsort(-scores, kind="stable")[:k] if scores[i] > 0]
+        total = float(sum(scores[i] for i in best)) or 1.0
+        codes = self.vectoriser_.concepts_
+        return [
+            Suggestion(
+                code=codes[i],
+                label=self.entries_[codes[i]].label_en,
+                confidence=round(float(scores[i]) / total, 3),
+                matched_words=self.vectoriser_.matched_words(text, codes[i]),
+            )
+            for i in best
+        ]
+
+
+def _terms_of(entry: EwcEntry) -> list[str]:
+    return [entry.label_en, *([entry.label_pl] if entry.label_pl else []), *entry.synonyms]

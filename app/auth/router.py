@@ -28,9 +28,7 @@ def create_api_key(
 def list_api_keys(organization_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> ApiKeyList:
     organizations.get(session, principal, organization_id)
     keys = service.list_keys(session, principal, organization_id)
-    return ApiKeyList(
-        items=[ApiKeyRead.model_validate(k, from_attributes=True) for k in keys], total=len(keys)
-    )
+    return ApiKeyList(items=[ApiKeyRead.model_validate(k, from_attributes=True) for k in keys], total=len(keys))
 
 
 @router.delete("/api-keys/{key_id}")
@@ -41,15 +39,11 @@ def revoke_api_key(key_id: uuid.UUID, session: SessionDep, principal: PrincipalD
 @router.get("/me", tags=["me"])
 def me(session: SessionDep, principal: PrincipalDep) -> Me:
     organization = (
-        organizations.get(session, principal, principal.organization_id)
-        if principal.organization_id
-        else None
+        organizations.get(session, principal, principal.organization_id) if principal.organization_id else None
     )
     return Me(
         key_id=principal.key_id,
         role=principal.role,
         regions=list(principal.regions),
-        organization=OrganizationRead.model_validate(organization, from_attributes=True)
-        if organization
-        else None,
+        organization=OrganizationRead.model_validate(organization, from_attributes=True) if organization else None,
     )

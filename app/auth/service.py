@@ -90,9 +90,7 @@ def list_keys(session: Session, principal: Principal, organization_id: uuid.UUID
 
 def revoke_key(session: Session, principal: Principal, key_id: uuid.UUID) -> ApiKey:
     key = repository.get(session, key_id)
-    if key is None or not (
-        principal.is_admin or (key.organization_id and principal.owns(key.organization_id))
-    ):
+    if key is None or not (principal.is_admin or (key.organization_id and principal.owns(key.organization_id))):
         raise NotFound(f"No API key {key_id} that you can manage.")
     if key.revoked_at is None:
         key.revoked_at = utcnow()

@@ -24,6 +24,9 @@ class Listing(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     language: Mapped[str | None] = mapped_column(String(8))
     ewc: Mapped[str | None] = mapped_column(String(8), index=True)
+    # Filled by enrichment when the firm gave no code; never overwrites the firm's own `ewc`.
+    suggested_ewc: Mapped[str | None] = mapped_column(String(8))
+    suggested_ewc_confidence: Mapped[float | None] = mapped_column(Float)
     hazardous: Mapped[bool] = mapped_column(default=False)
     form: Mapped[str | None] = mapped_column(String(16))
     quantity: Mapped[float | None] = mapped_column(Float)
@@ -46,5 +49,6 @@ class Listing(Base):
 
     organization: Mapped[Organization] = relationship(lazy="joined")
 
-    __mapper_args__ = {"version_id_col": version}
+    # The version counts the owner's edits only (the service raises it), not enrichment's own updates.
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
     __table_args__ = (Index("ix_listings_kind_resource_type_status", "kind", "resource_type", "status"),)

@@ -90,9 +90,7 @@ def _apply(query: Select[Any], principal: Principal, f: ListingFilter) -> Select
         query = query.where(Listing.status == f.status)
     if f.q:
         pattern = f"%{f.q.lower()}%"
-        query = query.where(
-            or_(func.lower(Listing.title).like(pattern), func.lower(Listing.description).like(pattern))
-        )
+        query = query.where(or_(func.lower(Listing.title).like(pattern), func.lower(Listing.description).like(pattern)))
     if f.near:
         lat, lon = _location(principal)
         lat0, lon0 = f.near

@@ -30,15 +30,11 @@ def list_listings(
     page: PageDep,
     kind: Kind | None = None,
     resource_type: ResourceType | None = None,
-    ewc: Annotated[
-        str | None, Query(max_length=12, description="EWC code or prefix: '10', '10 01', '100102'")
-    ] = None,
+    ewc: Annotated[str | None, Query(max_length=12, description="EWC code or prefix: '10', '10 01', '100102'")] = None,
     organization_id: uuid.UUID | None = None,
     region: Annotated[str | None, Query(max_length=8, pattern=r"^[A-Z]{2}[0-9A-Z]{0,3}$")] = None,
     status: Status | None = None,
-    q: Annotated[
-        str | None, Query(min_length=2, max_length=100, description="Words in title or description")
-    ] = None,
+    q: Annotated[str | None, Query(min_length=2, max_length=100, description="Words in title or description")] = None,
     near: Annotated[str | None, Query(description="'lat,lon': only listings within radius_km of it")] = None,
     radius_km: Annotated[float, Query(gt=0, le=2000)] = 50.0,
 ) -> ListingList:
@@ -50,9 +46,7 @@ def list_listings(
 
 
 @router.get("/{listing_id}")
-def get_listing(
-    listing_id: uuid.UUID, session: SessionDep, principal: PrincipalDep, response: Response
-) -> ListingRead:
+def get_listing(listing_id: uuid.UUID, session: SessionDep, principal: PrincipalDep, response: Response) -> ListingRead:
     listing = service.get(session, principal, listing_id)
     response.headers["ETag"] = etag(listing.version)
     return service.to_read(session, principal, [listing])[0]
@@ -73,9 +67,7 @@ def update_listing(
 
 
 @router.delete("/{listing_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_listing(
-    listing_id: uuid.UUID, session: SessionDep, principal: PrincipalDep, if_match: IfMatchDep
-) -> None:
+def delete_listing(listing_id: uuid.UUID, session: SessionDep, principal: PrincipalDep, if_match: IfMatchDep) -> None:
     service.delete(session, principal, listing_id, if_match)
 
 

@@ -66,9 +66,7 @@ class ListingFields(BaseModel):
             raise ValueError("quantity needs a unit and a period")
         if self.unit is not None and self.unit not in UNITS_BY_RESOURCE[self.resource_type]:
             allowed = ", ".join(sorted(UNITS_BY_RESOURCE[self.resource_type]))
-            raise ValueError(
-                f"unit {self.unit!r} does not fit resource_type {self.resource_type!r} ({allowed})"
-            )
+            raise ValueError(f"unit {self.unit!r} does not fit resource_type {self.resource_type!r} ({allowed})")
         if self.available_from and self.available_until and self.available_until < self.available_from:
             raise ValueError("available_until is before available_from")
         if (self.lat is None) != (self.lon is None):
@@ -79,9 +77,7 @@ class ListingFields(BaseModel):
 
 
 class ListingCreate(ListingFields):
-    organization_id: uuid.UUID | None = Field(
-        default=None, description="Defaults to the caller's organization"
-    )
+    organization_id: uuid.UUID | None = Field(default=None, description="Defaults to the caller's organization")
 
 
 class ListingUpdate(BaseModel):
@@ -129,6 +125,8 @@ class ListingRead(BaseModel):
     language: str | None
     ewc: str | None
     ewc_label: str | None
+    suggested_ewc: str | None = Field(description="Suggested from the text when the firm gave no code")
+    suggested_ewc_confidence: float | None
     hazardous: bool
     form: str | None
     quantity: float | None

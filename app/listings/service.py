@@ -13,6 +13,7 @@ from app.listings import repository
 from app.listings.models import Listing
 from app.listings.repository import ListingFilter
 from app.listings.schemas import ListingCreate, ListingFields, ListingRead, ListingUpdate, OwnerRead
+from app.matches import sync as matches
 from app.organizations import repository as organizations
 from app.taxonomy import repository as taxonomy
 from matching.taxonomy import normalise_ewc
@@ -44,9 +45,7 @@ def create(
 ) -> Listing:
     organization_id = _writable_organization(session, principal, data.organization_id)
     fields = data.model_dump(exclude={"organization_id"})
-    listing = Listing(
-        id=listing_id or uuid.uuid4(), organization_id=organization_id, **_checked(session, fields)
-    )
+    listing = Listing(id=listing_id or uuid.uuid4(), organization_id=organization_id, **_checked(session, fields))
     return repository.add(session, listing)
 
 
@@ -60,12 +59,16 @@ def update(
     current = {name: getattr(listing, name) for name in ListingFields.model_fields}
     for field, value in _checked(session, current | changes).items():
         setattr(listing, field, value)
+    listing.version += 1
     session.flush()
+    matches.refresh(session, listing)
     return listing
 
 
 def delete(session: Session, principal: Principal, listing_id: uuid.UUID, if_match: int | None) -> None:
-    repository.delete(session, _get_writable(session, principal, listing_id, if_match))
+    listing = _get_writable(session, principal, listing_id, if_match)
+    matches.forget(session, listing)
+    repository.delete(session, listing)
 
 
 def page(
@@ -93,6 +96,8 @@ def _read(principal: Principal, listing: Listing, labels: dict[str, str]) -> Lis
         "organization_id": None if masked else owner.id,
         "organization": None if masked else OwnerRead(id=owner.id, name=owner.name, region=owner.region),
         "ewc_label": labels.get(listing.ewc) if listing.ewc else None,
+        "suggested_ewc": listing.suggested_ewc,
+        "suggested_ewc_confidence": listing.suggested_ewc_confidence,
         "lat": lat,
         "lon": lon,
         "location_precision": "approximate" if masked else "exact",
@@ -106,9 +111,7 @@ def _read(principal: Principal, listing: Listing, labels: dict[str, str]) -> Lis
 def _writable_organization(session: Session, principal: Principal, requested: uuid.UUID | None) -> uuid.UUID:
     if principal.is_admin:
         if requested is None:
-            raise InvalidField(
-                "organization_id", "an admin must say which organization the listing belongs to"
-            )
+            raise InvalidField("organization_id", "an admin must say which organization the listing belongs to")
         if organizations.get(session, requested) is None:
             raise InvalidField("organization_id", f"no organization {requested}")
         return requested
@@ -119,9 +122,7 @@ def _writable_organization(session: Session, principal: Principal, requested: uu
     return principal.organization_id
 
 
-def _get_writable(
-    session: Session, principal: Principal, listing_id: uuid.UUID, if_match: int | None
-) -> Listing:
+def _get_writable(session: Session, principal: Principal, listing_id: uuid.UUID, if_match: int | None) -> Listing:
     listing = get(session, principal, listing_id)
     if not (principal.is_admin or principal.owns(listing.organization_id)):
         raise Forbidden("Only the owning organization or an admin can change this listing.")
@@ -135,9 +136,7 @@ def _checked(session: Session, fields: dict[str, Any]) -> dict[str, Any]:
     try:
         valid = ListingFields.model_validate(fields).model_dump()
     except ValidationError as exc:
-        errors = [
-            {"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"]} for e in exc.errors()
-        ]
+        errors = [{"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"]} for e in exc.errors()]
         raise ValidationFailed(errors) from None
     valid["ewc"], valid["hazardous"] = _checked_ewc(session, valid["ewc"], valid["hazardous"])
     return valid

@@ -54,7 +54,5 @@ def page(
     if q:
         query = query.where(func.lower(Organization.name).like(f"%{q.lower()}%"))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(
-        query.order_by(Organization.name, Organization.id).limit(limit).offset(offset)
-    ).all()
+    rows = session.scalars(query.order_by(Organization.name, Organization.id).limit(limit).offset(offset)).all()
     return rows, total

@@ -17,9 +17,7 @@ router = APIRouter(prefix="/organizations", tags=["organizations"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def create_organization(
-    body: OrganizationCreate, session: SessionDep, principal: PrincipalDep
-) -> OrganizationRead:
+def create_organization(body: OrganizationCreate, session: SessionDep, principal: PrincipalDep) -> OrganizationRead:
     return OrganizationRead.model_validate(service.create(session, principal, body), from_attributes=True)
 
 
@@ -32,20 +30,14 @@ def list_organizations(
     kind: OrganizationKind | None = None,
     q: Annotated[str | None, Query(max_length=100, description="Part of the name")] = None,
 ) -> OrganizationList:
-    rows, total = service.page(
-        session, principal, region=region, kind=kind, q=q, limit=page.limit, offset=page.offset
-    )
+    rows, total = service.page(session, principal, region=region, kind=kind, q=q, limit=page.limit, offset=page.offset)
     items = [OrganizationRead.model_validate(row, from_attributes=True) for row in rows]
     return OrganizationList(items=items, total=total, limit=page.limit, offset=page.offset)
 
 
 @router.get("/{organization_id}")
-def get_organization(
-    organization_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
-) -> OrganizationRead:
-    return OrganizationRead.model_validate(
-        service.get(session, principal, organization_id), from_attributes=True
-    )
+def get_organization(organization_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> OrganizationRead:
+    return OrganizationRead.model_validate(service.get(session, principal, organization_id), from_attributes=True)
 
 
 @router.patch("/{organization_id}")

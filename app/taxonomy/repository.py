@@ -37,9 +37,7 @@ def search_ewc(
         query = query.where(EwcCode.hazardous == hazardous)
     if q:
         pattern = f"%{q.lower()}%"
-        query = query.where(
-            or_(func.lower(EwcCode.label_en).like(pattern), func.lower(EwcCode.label_pl).like(pattern))
-        )
+        query = query.where(or_(func.lower(EwcCode.label_en).like(pattern), func.lower(EwcCode.label_pl).like(pattern)))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(query.order_by(EwcCode.code).limit(limit).offset(offset)).all()
     return rows, total
@@ -68,3 +66,7 @@ def labels(session: Session, codes: set[str]) -> dict[str, str]:
         return {}
     rows = session.execute(select(EwcCode.code, EwcCode.label_en).where(EwcCode.code.in_(codes)))
     return {code: label for code, label in rows}
+
+
+def get_many_ewc(session: Session, codes: list[str]) -> dict[str, EwcCode]:
+    return {row.code: row for row in session.scalars(select(EwcCode).where(EwcCode.code.in_(codes)))}

@@ -4,8 +4,9 @@ from fastapi import APIRouter, Query
 
 from app.deps import PageDep, PrincipalDep, SessionDep
 from app.errors import NotFound
+from app.matches.engine import get_engine
 from app.taxonomy import repository
-from app.taxonomy.schemas import EwcList, EwcRead, NaceList, NaceRead
+from app.taxonomy.schemas import EwcList, EwcRead, NaceList, NaceRead, SuggestionList, SuggestionRead, SuggestRequest
 from matching.taxonomy import normalise_ewc
 
 router = APIRouter(prefix="/taxonomy", tags=["taxonomy"])
@@ -59,8 +60,26 @@ def list_nace(
     level: Literal["section", "division", "class"] | None = None,
     q: Annotated[str | None, Query(min_length=2, max_length=100)] = None,
 ) -> NaceList:
-    rows, total = repository.search_nace(
-        session, prefix=prefix, level=level, q=q, limit=page.limit, offset=page.offset
-    )
+    rows, total = repository.search_nace(session, prefix=prefix, level=level, q=q, limit=page.limit, offset=page.offset)
     items = [NaceRead.model_validate(row, from_attributes=True) for row in rows]
     return NaceList(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.post("/suggest")
+def suggest_ewc(body: SuggestRequest, session: SessionDep, _: PrincipalDep) -> SuggestionList:
+    """The most likely EWC entries for a short free text in any catalogue language, with the words that led there."""
+    suggestions = get_engine().suggest(body.text, body.k)
+    entries = repository.get_many_ewc(session, [s.code for s in suggestions])
+    items = [
+        SuggestionRead(
+            code=s.code,
+            label_en=entries[s.code].label_en,
+            label_pl=entries[s.code].label_pl,
+            hazardous=entries[s.code].hazardous,
+            confidence=s.confidence,
+            matched_words=list(s.matched_words),
+        )
+        for s in suggestions
+        if s.code in entries
+    ]
+    return SuggestionList(items=items)

@@ -1,4 +1,6 @@
-from pydantic import BaseModel
+from typing import Annotated
+
+from pydantic import BaseModel, Field, StringConstraints
 
 
 class EwcRead(BaseModel):
@@ -33,3 +35,21 @@ class NaceList(BaseModel):
     total: int
     limit: int
     offset: int
+
+
+class SuggestRequest(BaseModel):
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000)]
+    k: Annotated[int, Field(ge=1, le=20)] = 5
+
+
+class SuggestionRead(BaseModel):
+    code: str
+    label_en: str
+    label_pl: str | None
+    hazardous: bool
+    confidence: float = Field(description="Share of the evidence among the suggestions returned")
+    matched_words: list[str] = Field(description="Words of the text that led to this code")
+
+
+class SuggestionList(BaseModel):
+    items: list[SuggestionRead]

@@ -46,9 +46,7 @@ def test_ewc_codes_and_hazard_flags_match_the_official_list() -> None:
 def test_ewc_covers_the_chapters_industry_produces() -> None:
     ours = {e.code for e in read_ewc_catalogue(EWC_DIR)}
     wanted = {
-        row["code"]
-        for row in _reference("ewc.csv")
-        if row["level"] == "entry" and row["code"][:2] not in {"13", "14"}
+        row["code"] for row in _reference("ewc.csv") if row["level"] == "entry" and row["code"][:2] not in {"13", "14"}
     }
     assert wanted - ours == set()
 

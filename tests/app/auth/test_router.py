@@ -10,9 +10,7 @@ from tests.conftest import Api, bearer
 
 def test_a_new_key_is_shown_once_and_stored_hashed(api: Api, client: TestClient, session: Session) -> None:
     org = api.organization()
-    response = client.post(
-        f"/api/v1/organizations/{org['id']}/api-keys", json={"name": "erp"}, headers=api.admin
-    )
+    response = client.post(f"/api/v1/organizations/{org['id']}/api-keys", json={"name": "erp"}, headers=api.admin)
     assert response.status_code == 201
     secret = response.json()["key"]
     assert len(secret) >= 43  # 32 random bytes, URL-safe base64, after the "sbz_" mark
@@ -48,29 +46,18 @@ def test_revoked_keys_stop_working_at_once(api: Api, client: TestClient) -> None
 def test_members_issue_only_member_keys_for_themselves(api: Api, client: TestClient) -> None:
     own, other = api.organization(), api.organization()
     member = api.key(own["id"])
-    assert (
-        client.post(f"/api/v1/organizations/{own['id']}/api-keys", json={}, headers=member).status_code == 201
-    )
-    admin_attempt = client.post(
-        f"/api/v1/organizations/{own['id']}/api-keys", json={"role": "admin"}, headers=member
-    )
+    assert client.post(f"/api/v1/organizations/{own['id']}/api-keys", json={}, headers=member).status_code == 201
+    admin_attempt = client.post(f"/api/v1/organizations/{own['id']}/api-keys", json={"role": "admin"}, headers=member)
     assert admin_attempt.status_code == 403
-    assert (
-        client.post(f"/api/v1/organizations/{other['id']}/api-keys", json={}, headers=member).status_code
-        == 404
-    )
-    other_key = client.post(
-        f"/api/v1/organizations/{other['id']}/api-keys", json={}, headers=api.admin
-    ).json()
+    assert client.post(f"/api/v1/organizations/{other['id']}/api-keys", json={}, headers=member).status_code == 404
+    other_key = client.post(f"/api/v1/organizations/{other['id']}/api-keys", json={}, headers=api.admin).json()
     assert client.delete(f"/api/v1/api-keys/{other_key['id']}", headers=member).status_code == 404
     assert client.get("/api/v1/me", headers=bearer(other_key["key"])).status_code == 200
 
 
 def test_agency_keys_belong_to_agencies_and_default_to_their_region(api: Api, client: TestClient) -> None:
     company = api.organization()
-    refused = client.post(
-        f"/api/v1/organizations/{company['id']}/api-keys", json={"role": "agency"}, headers=api.admin
-    )
+    refused = client.post(f"/api/v1/organizations/{company['id']}/api-keys", json={"role": "agency"}, headers=api.admin)
     assert refused.status_code == 422
     assert refused.json()["errors"][0]["field"] == "role"
     agency = api.organization(kind="agency", region="PL21")

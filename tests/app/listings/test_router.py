@@ -33,10 +33,7 @@ def test_stale_if_match_is_refused(api: Api, client: TestClient) -> None:
     member = api.key(api.organization()["id"])
     listing = api.listing(member)
     url = f"/api/v1/listings/{listing['id']}"
-    assert (
-        client.patch(url, json={"title": "First change"}, headers=member | {"If-Match": '"1"'}).status_code
-        == 200
-    )
+    assert client.patch(url, json={"title": "First change"}, headers=member | {"If-Match": '"1"'}).status_code == 200
     stale = client.patch(url, json={"title": "Second change"}, headers=member | {"If-Match": '"1"'})
     assert stale.status_code == 412
     assert client.delete(url, headers=member | {"If-Match": '"1"'}).status_code == 412
@@ -50,9 +47,7 @@ def test_other_members_cannot_change_or_delete(api: Api, client: TestClient) -> 
     assert client.get(url, headers=stranger).status_code == 200  # public
     assert client.patch(url, json={"title": "Hijacked"}, headers=stranger).status_code == 403
     assert client.delete(url, headers=stranger).status_code == 403
-    foreign = client.post(
-        "/api/v1/listings", json=_body(organization_id=api.organization()["id"]), headers=stranger
-    )
+    foreign = client.post("/api/v1/listings", json=_body(organization_id=api.organization()["id"]), headers=stranger)
     assert foreign.status_code == 403
     assert client.get(url, headers=owner).json()["title"] == listing["title"]
 
@@ -102,10 +97,7 @@ def test_agency_sees_its_region_and_writes_nothing(api: Api, client: TestClient)
     assert ids == [inside["id"]]
     assert client.get(f"/api/v1/listings/{outside['id']}", headers=agency).status_code == 404
     assert client.post("/api/v1/listings", json=_body(), headers=agency).status_code == 403
-    assert (
-        client.patch(f"/api/v1/listings/{inside['id']}", json={"title": "X y z"}, headers=agency).status_code
-        == 403
-    )
+    assert client.patch(f"/api/v1/listings/{inside['id']}", json={"title": "X y z"}, headers=agency).status_code == 403
     assert client.delete(f"/api/v1/listings/{inside['id']}", headers=agency).status_code == 403
 
 

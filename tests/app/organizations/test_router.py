@@ -49,10 +49,7 @@ def test_agency_reads_its_regions_and_writes_nothing(api: Api, client: TestClien
     assert inside["id"] in listed
     assert outside["id"] not in listed
     assert client.get(f"/api/v1/organizations/{outside['id']}", headers=key).status_code == 404
-    assert (
-        client.patch(f"/api/v1/organizations/{inside['id']}", json={"city": "X"}, headers=key).status_code
-        == 403
-    )
+    assert client.patch(f"/api/v1/organizations/{inside['id']}", json={"city": "X"}, headers=key).status_code == 403
 
 
 def test_list_filters_and_paginates(api: Api, client: TestClient) -> None:
@@ -91,9 +88,7 @@ def test_invalid_organizations_are_refused_and_nothing_is_stored(
 
 def test_a_rejected_update_changes_nothing(api: Api, client: TestClient) -> None:
     org = api.organization(name="Before")
-    response = client.patch(
-        f"/api/v1/organizations/{org['id']}", json={"name": "After", "lat": 95}, headers=api.admin
-    )
+    response = client.patch(f"/api/v1/organizations/{org['id']}", json={"name": "After", "lat": 95}, headers=api.admin)
     assert response.status_code == 422
     assert client.get(f"/api/v1/organizations/{org['id']}", headers=api.admin).json()["name"] == "Before"
     nulled = client.patch(f"/api/v1/organizations/{org['id']}", json={"name": None}, headers=api.admin)

@@ -21,9 +21,7 @@ def test_ewc_search(api: Api, client: TestClient) -> None:
     chapter = client.get("/api/v1/taxonomy/ewc?prefix=10 01&level=entry&limit=200", headers=api.admin).json()
     assert chapter["total"] == 22
     assert all(item["code"].startswith("10 01 ") for item in chapter["items"])
-    hazardous = client.get(
-        "/api/v1/taxonomy/ewc?prefix=10 01&hazardous=true&limit=200", headers=api.admin
-    ).json()
+    hazardous = client.get("/api/v1/taxonomy/ewc?prefix=10 01&hazardous=true&limit=200", headers=api.admin).json()
     assert 0 < hazardous["total"] < chapter["total"]
     assert all(item["hazardous"] for item in hazardous["items"])
     words = client.get("/api/v1/taxonomy/ewc?q=fly ash&level=entry", headers=api.admin).json()

@@ -1,0 +1,75 @@
+"""Adapts database rows to the engine's plain records and back."""
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import asdict
+from typing import Any
+
+from app.listings.models import Listing
+from app.matches.models import ListingConcept, Match
+from matching.records import Candidate, Evidence, Profile
+from matching.records import Listing as ListingRecord
+
+
+def record(listing: Listing) -> ListingRecord:
+    owner = listing.organization
+    located = listing.lat is not None and listing.lon is not None
+    return ListingRecord(
+        id=str(listing.id),
+        organization_id=str(listing.organization_id),
+        kind=listing.kind,
+        resource_type=listing.resource_type,
+        title=listing.title,
+        description=listing.description,
+        language=listing.language,
+        ewc=listing.ewc,
+        hazardous=listing.hazardous,
+        quantity=listing.quantity,
+        unit=listing.unit,
+        period=listing.period,
+        available_from=listing.available_from,
+        available_until=listing.available_until,
+        legal_status=listing.legal_status,
+        recovery_operations=tuple(listing.recovery_operations),
+        properties=dict(listing.properties),
+        max_distance_km=listing.max_distance_km,
+        lat=listing.lat if located else owner.lat,
+        lon=listing.lon if located else owner.lon,
+        nace=tuple(owner.nace),
+        region=owner.region,
+    )
+
+
+def profile(listing: Listing, concepts: Iterable[ListingConcept]) -> Profile:
+    """The profile stored at the listing's last write: blocking and scoring need no new enrichment."""
+    evidence = {c.concept: Evidence(c.weight, c.source) for c in concepts}
+    return Profile(record(listing), evidence, listing.suggested_ewc, listing.suggested_ewc_confidence)
+
+
+def concept_rows(profile: Profile) -> list[ListingConcept]:
+    listing_id = uuid.UUID(profile.listing.id)
+    return [
+        ListingConcept(listing_id=listing_id, concept=c, kind=profile.listing.kind, weight=e.weight, source=e.source)
+        for c, e in profile.concepts.items()
+    ]
+
+
+def match_values(candidate: Candidate, engine_version: str) -> dict[str, Any]:
+    return {
+        "score": candidate.score,
+        "rule": candidate.rule,
+        "components": [asdict(c) for c in candidate.components],
+        "explanation": list(candidate.explanation),
+        "distance_km": candidate.distance_km,
+        "impact": asdict(candidate.impact),
+        "engine_version": engine_version,
+    }
+
+
+def apply(match: Match, values: dict[str, Any]) -> bool:
+    """Writes the values into the row; says whether anything changed (so unchanged rows keep their timestamp)."""
+    changed = any(getattr(match, key) != value for key, value in values.items())
+    if changed:
+        for key, value in values.items():
+            setattr(match, key, value)
+    return changed

@@ -1,0 +1,185 @@
+"""Per-pair comparisons. Each says how well one aspect fits (a value in [0, 1]), at which level, and why.
+
+An outcome marked `excluded` is a hard constraint that failed: the pair is not proposed at all.
+"""
+
+from dataclasses import dataclass
+from datetime import date
+
+from matching.blocking import Shared
+from matching.impact import annual_rate
+from matching.knowledge import Knowledge, Route
+from matching.records import Profile
+
+HEAT_STREAMS = ("heat_low", "heat_medium", "heat_high", "steam")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    value: float
+    level: str
+    reason: str
+    excluded: bool = False
+
+
+@dataclass(frozen=True)
+class Pair:
+    offer: Profile
+    need: Profile
+    shared: list[Shared]
+    distance_km: float | None
+    limit_km: float
+    route: Route | None
+    knowledge: Knowledge
+
+    def label(self, concept: str) -> str:
+        kind, _, key = concept.partition(":")
+        if kind == "route":
+            return self.knowledge.routes[key].process_en
+        if kind == "stream":
+            return self.knowledge.streams[key].label_en
+        return f"EWC {key}"
+
+
+def material(pair: Pair) -> Outcome:
+    best = pair.shared[0]
+    code = pair.offer.ewc
+    if best.rule == "same_code":
+        return Outcome(best.strength, "same code", f"Both listings name EWC {code}.")
+    if best.rule == "text_neighbour":
+        return Outcome(best.strength, "same material", f"Both descriptions point to {pair.label(best.concept)}.")
+    if best.rule == "code_proximity":
+        return Outcome(best.strength, "related code", f"The codes share EWC subchapter {best.concept[4:]}.")
+    if best.rule == "same_stream":
+        return Outcome(best.strength, "same stream", f"Both are about {pair.label(best.concept).lower()}.")
+    route = pair.knowledge.routes[best.concept[6:]]
+    what = f"EWC {code}" if code and route.covers(code) else "This material"
+    receivers = ", ".join(route.receivers[:3])
+    how = "as its own words say" if best.rule == "knowledge_route" else f"for its activity (NACE {receivers})"
+    reason = (
+        f"{what} is a documented input for {route.process_en[:1].lower()}{route.process_en[1:]}; the need fits {how}."
+    )
+    return Outcome(best.strength, "known route", reason)
+
+
+def text(pair: Pair) -> Outcome:
+    """Overlap of the two concept profiles (cosine): how much the descriptions say the same, in any language."""
+    a, b = pair.offer.concepts, pair.need.concepts
+    dot = sum(a[c].weight * b[c].weight for c in a.keys() & b.keys())
+    norm = (sum(e.weight**2 for e in a.values()) * sum(e.weight**2 for e in b.values())) ** 0.5
+    value = dot / norm if norm else 0.0
+    shared = [s.concept for s in pair.shared[:3]]
+    words = "; ".join(pair.label(c) for c in shared)
+    level = "close" if value >= 0.5 else "partial" if value >= 0.2 else "weak"
+    return Outcome(value, level, f"The descriptions overlap on: {words}.")
+
+
+def distance(pair: Pair) -> Outcome:
+    if pair.distance_km is None:
+        return Outcome(0.5, "unknown", "A location is missing, so the distance is unknown.")
+    km, limit = pair.distance_km, pair.limit_km
+    if km > limit:
+        return Outcome(0.0, "too far", f"{km:.0f} km apart, beyond the {limit:.0f} km limit.", excluded=True)
+    value = max(0.0, 1.0 - (km / limit) ** 1.5)
+    level = "near" if value >= 0.7 else "reachable" if value >= 0.3 else "far"
+    return Outcome(value, level, f"{km:.0f} km apart, within the {limit:.0f} km this exchange can travel.")
+
+
+def quantity(pair: Pair) -> Outcome:
+    offered, needed = annual_rate(pair.offer.listing), annual_rate(pair.need.listing)
+    if offered is None or needed is None or offered[1] != needed[1]:
+        return Outcome(0.5, "unknown", "The quantities cannot be compared (missing or in different units).")
+    (supply, unit), (demand, _) = offered, needed
+    if supply == 0 or demand == 0:
+        return Outcome(0.0, "none", "One side states a quantity of zero.")
+    ratio = min(supply, demand) / max(supply, demand)
+    share = min(supply, demand) / supply
+    sentence = f"{supply:,.0f} {unit}/year offered, {demand:,.0f} {unit}/year needed: the need takes {share:.0%} of it."
+    level = "good fit" if ratio >= 0.5 else "partial" if ratio >= 0.1 else "poor fit"
+    return Outcome(ratio**0.5, level, sentence)
+
+
+def timing(pair: Pair) -> Outcome:
+    a, b = pair.offer.listing, pair.need.listing
+    start = max(a.available_from or date.min, b.available_from or date.min)
+    end = min(a.available_until or date.max, b.available_until or date.max)
+    if start > end:
+        return Outcome(0.0, "no overlap", "The availability windows do not overlap.", excluded=True)
+    if (a.available_from, a.available_until, b.available_from, b.available_until) == (None,) * 4:
+        return Outcome(1.0, "open", "Neither side limits when the exchange can happen.")
+    return Outcome(1.0, "overlap", f"Both are available from {_day(start)} to {_day(end)}.")
+
+
+# need property -> (offer property, the offer value must be at least / at most the need's)
+LIMITS = {
+    "min_temperature_c": ("temperature_c", "min", "temperature", "°C"),
+    "max_temperature_c": ("temperature_c", "max", "temperature", "°C"),
+    "max_moisture_pct": ("moisture_pct", "max", "moisture", "%"),
+    "min_purity_pct": ("purity_pct", "min", "purity", "%"),
+    "max_loi_pct": ("loi_pct", "max", "loss on ignition", "%"),
+    "max_chloride_pct": ("chloride_pct", "max", "chloride", "%"),
+    "min_calorific_value_mj_kg": ("calorific_value_mj_kg", "min", "calorific value", "MJ/kg"),
+    "max_particle_size_mm": ("particle_size_mm", "max", "particle size", "mm"),
+}
+
+
+def quality(pair: Pair) -> Outcome:
+    offer, need = pair.offer.listing.properties, pair.need.listing.properties
+    met, unknown = [], []
+    for limit_key, (offer_key, sense, name, unit) in LIMITS.items():
+        wanted, actual = _number(need.get(limit_key)), _number(offer.get(offer_key))
+        if wanted is None:
+            continue
+        if actual is None:
+            unknown.append(name)
+            continue
+        ok = actual >= wanted if sense == "min" else actual <= wanted
+        if not ok:
+            bound = "at least" if sense == "min" else "at most"
+            reason = f"The need requires {name} {bound} {wanted} {unit}; the offer states {actual} {unit}."
+            return Outcome(0.0, "fails", reason, excluded=True)
+        met.append(f"{name} {actual} {unit}")
+    if unknown:
+        return Outcome(
+            0.5, "unverified", f"The need sets limits on {', '.join(unknown)} that the offer does not state."
+        )
+    if met:
+        return Outcome(1.0, "meets", f"Meets every stated requirement: {', '.join(met)}.")
+    return Outcome(0.7, "unstated", "Neither side states quality limits to check.")
+
+
+def legal(pair: Pair) -> Outcome:
+    """Hazardous offers go only to receivers that accept them; waste goes only to a fitting permit (R code)."""
+    offer, need = pair.offer.listing, pair.need.listing
+    accepts = need.hazardous or bool(need.properties.get("accepts_hazardous"))
+    if offer.hazardous and not accepts:
+        return Outcome(
+            0.0,
+            "hazardous",
+            "The offer is hazardous and the need does not accept hazardous waste.",
+            excluded=True,
+        )
+    wanted = set(offer.recovery_operations) or set(pair.route.recovery_operations if pair.route else ())
+    permitted = set(need.recovery_operations)
+    if offer.legal_status == "waste" and wanted and permitted and not wanted & permitted:
+        needs, holds = ", ".join(sorted(wanted)), ", ".join(sorted(permitted))
+        reason = f"The waste needs recovery {needs}; the receiver is permitted for {holds}."
+        return Outcome(0.0, "no permit", reason, excluded=True)
+    notes = []
+    if offer.hazardous:
+        notes.append("The offer is hazardous; the receiver declares it accepts hazardous waste.")
+    if offer.legal_status == "waste":
+        codes = ", ".join(sorted(wanted & permitted if permitted else wanted)) or "a recovery operation"
+        who = "is permitted for" if permitted and wanted & permitted else "needs a permit for"
+        notes.append(f"It is waste: the receiver {who} {codes}.")
+    if notes:
+        return Outcome(1.0, "noted", " ".join(notes))
+    return Outcome(1.0, "allowed", "No hazard or waste-permit obstacle.")
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _day(value: date) -> str:
+    return "any time" if value in (date.min, date.max) else value.isoformat()

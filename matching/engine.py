@@ -1,0 +1,151 @@
+"""The engine: enrich, block, compare, score, explain and estimate impact, for plain listing records.
+
+engine = Engine.from_seed_data(Path("seed_data")).fit()
+index = engine.index(listings)
+index.candidates("listing-id", k=10)
+"""
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Self
+
+from matching import blocking, impact, ranking
+from matching.comparisons import Pair
+from matching.enrich import Enricher
+from matching.explain import explain
+from matching.knowledge import Knowledge, Route
+from matching.records import Candidate, Listing, Profile
+from matching.scoring import RuleScorer
+from matching.taxonomy import EwcEntry, Suggestion, read_ewc_catalogue
+
+ENGINE_VERSION = "1.0"
+
+
+class Engine:
+    def __init__(
+        self,
+        knowledge: Knowledge,
+        catalogue: Sequence[EwcEntry],
+        *,
+        min_score: float = 0.3,
+        scorer: RuleScorer | None = None,
+    ) -> None:
+        self.knowledge = knowledge
+        self.catalogue = catalogue
+        self.min_score = min_score
+        self.scorer = scorer or RuleScorer()
+
+    @classmethod
+    def from_seed_data(cls, seed_dir: Path, *, min_score: float = 0.3) -> Self:
+        knowledge = Knowledge.load(seed_dir / "knowledge")
+        return cls(knowledge, read_ewc_catalogue(seed_dir / "taxonomy" / "ewc"), min_score=min_score)
+
+    def fit(self) -> Self:
+        self.enricher_ = Enricher(self.knowledge, self.catalogue).fit()
+        digest = hashlib.sha256(repr(sorted(self.knowledge.routes)).encode()).hexdigest()[:8]
+        self.version_ = f"{ENGINE_VERSION}+{digest}"
+        return self
+
+    def suggest(self, text: str, k: int = 5) -> list[Suggestion]:
+        return self.enricher_.suggester_.suggest(text, k)
+
+    def profiles(self, listings: Sequence[Listing]) -> list[Profile]:
+        return self.enricher_.profiles(listings)
+
+    def pair(self, offer: Profile, need: Profile) -> Candidate | None:
+        """The candidate for one offer and one need, or None when blocking or a hard constraint rules it out."""
+        if not blocking.compatible(offer, need):
+            return None
+        shared = blocking.shared_concepts(offer, need)
+        if not shared:
+            return None
+        route = self._route(shared)
+        distance = blocking.distance_between(offer, need)
+        limit = route.max_distance_km if route and route.max_distance_km else None
+        pair = Pair(
+            offer,
+            need,
+            shared,
+            distance,
+            blocking.distance_limit_km(offer, need, limit),
+            route,
+            self.knowledge,
+        )
+        components = self.scorer.compare(pair)
+        if components is None:
+            return None
+        score = self.scorer.score(components)
+        if score < self.min_score:
+            return None
+        rule = shared[0].rule
+        return Candidate(
+            offer_id=offer.listing.id,
+            need_id=need.listing.id,
+            score=score,
+            rule=rule,
+            components=components,
+            explanation=explain(rule, components),
+            distance_km=round(distance, 2) if distance is not None else None,
+            impact=impact.estimate(offer.listing, need.listing, route, distance, self.knowledge),
+        )
+
+    def candidates(self, profile: Profile, pool: Iterable[Profile]) -> list[Candidate]:
+        """Every candidate of one listing among a pool of opposite listings, ranked."""
+        found = []
+        for other in pool:
+            offer, need = (profile, other) if profile.listing.kind == "offer" else (other, profile)
+            candidate = self.pair(offer, need)
+            if candidate is not None:
+                found.append(candidate)
+        return ranking.rank(found, of=profile.listing.id)
+
+    def index(self, listings: Iterable[Listing]) -> "Index":
+        return Index(self).add_all(listings)
+
+    def _route(self, shared: list[blocking.Shared]) -> Route | None:
+        """The route behind the pair: the strongest shared route concept, if any."""
+        for item in shared:
+            if item.concept.startswith("route:"):
+                return self.knowledge.routes[item.concept[6:]]
+        return None
+
+
+class Index:
+    """Listings held in memory with their profiles: add, update, remove, and candidates for any of them."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.profiles: dict[str, Profile] = {}
+        self._concepts = blocking.ConceptIndex()
+
+    def add_all(self, listings: Iterable[Listing]) -> Self:
+        for profile in self.engine.profiles(list(listings)):
+            self._put(profile)
+        return self
+
+    def add_profiles(self, profiles: Iterable[Profile]) -> Self:
+        """Profiles computed elsewhere (for example stored in a database)."""
+        for profile in profiles:
+            self._put(profile)
+        return self
+
+    def add(self, listing: Listing) -> Profile:
+        profile = self.engine.profiles([listing])[0]
+        self._put(profile)
+        return profile
+
+    update = add
+
+    def remove(self, listing_id: str) -> None:
+        self.profiles.pop(listing_id, None)
+        self._concepts.remove(listing_id)
+
+    def candidates(self, listing_id: str, k: int | None = None) -> list[Candidate]:
+        profile = self.profiles[listing_id]
+        pool = (self.profiles[i] for i in sorted(self._concepts.sharing(profile)))
+        return self.engine.candidates(profile, pool)[:k]
+
+    def _put(self, profile: Profile) -> None:
+        self.profiles[profile.listing.id] = profile
+        self._concepts.add(profile)

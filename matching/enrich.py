@@ -1,0 +1,150 @@
+"""Enrichment: from a listing to the concepts it points at, in a representation no language owns.
+
+Concepts are named '<type>:<id>': 'ewc:10 01 02' (an EWC entry), 'sub:10 01' (its subchapter), 'route:fly-ash-cement'
+(a valorisation route of the knowledge base) and 'stream:heat_medium' (an energy or water stream). An offer and a
+need are candidates when they point at a common concept, whatever language each is written in.
+"""
+
+from collections.abc import Iterable, Sequence
+from typing import Self
+
+import numpy as np
+
+from matching.knowledge import Knowledge, Route
+from matching.records import Evidence, Listing, Profile
+from matching.taxonomy import CodeSuggester, EwcEntry
+from matching.text import ConceptVectoriser
+
+# Temperature bands, hottest first: heat can always serve a need for cooler heat.
+HEAT_BANDS = (("heat_high", 120.0), ("heat_medium", 60.0), ("heat_low", -273.0))
+
+
+def heat_band(temperature_c: float) -> str:
+    return next(band for band, floor in HEAT_BANDS if temperature_c >= floor)
+
+
+class Enricher:
+    """Builds profiles. Thresholds are relative to the best match, so short and long texts behave alike."""
+
+    def __init__(
+        self,
+        knowledge: Knowledge,
+        catalogue: Sequence[EwcEntry],
+        *,
+        min_similarity: float = 0.2,
+        relative_cut: float = 0.7,
+        text_codes: int = 3,
+        text_routes: int = 5,
+        activity_weight: float = 0.35,
+    ) -> None:
+        self.knowledge = knowledge
+        self.catalogue = catalogue
+        self.min_similarity = min_similarity
+        self.relative_cut = relative_cut
+        self.text_codes = text_codes
+        self.text_routes = text_routes
+        self.activity_weight = activity_weight
+
+    def fit(self) -> Self:
+        self.suggester_ = CodeSuggester().fit(self.catalogue)
+        routes = self.knowledge.routes.values()
+        self.routes_ = ConceptVectoriser().fit({r.id: [*r.need_terms, r.process_en, r.process_pl] for r in routes})
+        streams = self.knowledge.streams.values()
+        self.streams_ = ConceptVectoriser().fit({s.id: [s.label_en, s.label_pl, *s.terms] for s in streams})
+        return self
+
+    def profiles(self, listings: Sequence[Listing]) -> list[Profile]:
+        """Profiles for many listings at once: the text comparisons run as a few sparse products."""
+        texts = [listing.text for listing in listings]
+        codes = self.suggester_.scores(texts) if texts else np.zeros((0, 0))
+        routes = self.routes_.similarity(texts) if texts else np.zeros((0, 0))
+        streams = self.streams_.similarity(texts) if texts else np.zeros((0, 0))
+        return [self._profile(listing, codes[i], routes[i], streams[i]) for i, listing in enumerate(listings)]
+
+    def profile(self, listing: Listing) -> Profile:
+        return self.profiles([listing])[0]
+
+    def _profile(self, listing: Listing, codes: np.ndarray, routes: np.ndarray, streams: np.ndarray) -> Profile:
+        concepts: dict[str, Evidence] = {}
+        suggested: tuple[str, float] | None = None
+        if listing.resource_type == "material":
+            text_codes = self._best(codes, self.suggester_.vectoriser_.concepts_, self.text_codes)
+            if listing.ewc:
+                self._add_code(concepts, listing.ewc, 1.0, "code")
+            else:
+                for code, weight in text_codes:
+                    self._add_code(concepts, code, 0.8 * weight, "text")
+                suggested = text_codes[0] if text_codes else None
+        # Gases such as CO2 or biogas are listed as materials as often as as energy: streams apply to all.
+        for stream, weight in self._best(streams, self.streams_.concepts_, 2):
+            self._add_stream(concepts, stream, weight, "text")
+        self._add_temperature(concepts, listing)
+        self._add_text_routes(concepts, listing, routes)
+        if listing.kind == "need":
+            self._add_activity_routes(concepts, listing)
+        confidence = self._confidence(codes, suggested)
+        return Profile(listing, concepts, suggested[0] if suggested else None, confidence)
+
+    def _best(self, scores: np.ndarray, names: Sequence[str], k: int) -> list[tuple[str, float]]:
+        """The k best concepts above the absolute and relative cut, weighted against the best (best = 1)."""
+        order = np.argsort(-scores, kind="stable")[:k]
+        top = float(scores[order[0]]) if len(order) else 0.0
+        if top < self.min_similarity:
+            return []
+        return [(names[i], float(scores[i]) / top) for i in order if scores[i] >= self.relative_cut * top]
+
+    def _add(self, concepts: dict[str, Evidence], concept: str, weight: float, source: str) -> None:
+        if concept not in concepts or concepts[concept].weight < weight:
+            concepts[concept] = Evidence(round(weight, 4), source)
+
+    def _add_code(self, concepts: dict[str, Evidence], code: str, weight: float, source: str) -> None:
+        self._add(concepts, f"ewc:{code}", weight, source)
+        self._add(concepts, f"sub:{code[:5]}", 0.5 * weight, source)
+        for route in self.knowledge.routes_for_code(code):
+            self._add(concepts, f"route:{route.id}", weight, source)
+
+    def _add_stream(self, concepts: dict[str, Evidence], stream: str, weight: float, source: str) -> None:
+        self._add(concepts, f"stream:{stream}", weight, source)
+        for route in self.knowledge.routes_for_stream(stream):
+            self._add(concepts, f"route:{route.id}", weight, source)
+
+    def _add_temperature(self, concepts: dict[str, Evidence], listing: Listing) -> None:
+        if listing.resource_type != "energy":
+            return
+        props = listing.properties
+        if listing.kind == "offer" and _number(props.get("temperature_c")) is not None:
+            band = heat_band(float(props["temperature_c"]))
+            self._add_stream(concepts, band, 1.0, "property")
+            cooler = [b for b, _ in HEAT_BANDS][[b for b, _ in HEAT_BANDS].index(band) + 1 :]
+            for lower in cooler:
+                self._add_stream(concepts, lower, 0.7, "property")
+        wanted = _number(props.get("min_temperature_c")) if listing.kind == "need" else None
+        if wanted is not None:
+            self._add_stream(concepts, heat_band(wanted), 1.0, "property")
+
+    def _add_text_routes(self, concepts: dict[str, Evidence], listing: Listing, routes: np.ndarray) -> None:
+        """Routes the words point at: a need names the process it feeds, an offer the material a route takes."""
+        weight = 0.9 if listing.kind == "need" else 0.7
+        for route_id, relative in self._best(routes, self.routes_.concepts_, self.text_routes):
+            self._add(concepts, f"route:{route_id}", weight * relative, "text")
+
+    def _add_activity_routes(self, concepts: dict[str, Evidence], listing: Listing) -> None:
+        for nace in listing.nace:
+            for route in self.knowledge.routes_for_activity(nace):
+                if route.resource_type == listing.resource_type:
+                    self._add(concepts, f"route:{route.id}", self.activity_weight, "activity")
+
+    def _confidence(self, codes: np.ndarray, suggested: tuple[str, float] | None) -> float | None:
+        if suggested is None or codes.size == 0:
+            return None
+        top = np.sort(codes)[::-1][:5]
+        return round(float(top[0] / top.sum()), 3) if top.sum() else None
+
+    def routes_of(self, profile: Profile) -> Iterable[Route]:
+        for concept in profile.concepts:
+            if concept.startswith("route:"):
+                yield self.knowledge.routes[concept[6:]]
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None

@@ -1,0 +1,69 @@
+"""What an exchange would save: exchangeable quantity per year and CO2e avoided, net of road transport."""
+
+from matching.knowledge import Knowledge, Route
+from matching.records import Impact, Listing
+
+PER_YEAR = {"year": 1.0, "month": 12.0, "week": 52.0, "day": 365.0, "one-off": 1.0}
+# unit -> (common unit, factor): matching compares annual rates in one unit per dimension.
+BASE_UNIT = {
+    "t": ("t", 1.0),
+    "kg": ("t", 0.001),
+    "m3": ("m3", 1.0),
+    "l": ("m3", 0.001),
+    "MWh": ("MWh", 1.0),
+    "kWh": ("MWh", 0.001),
+    "GJ": ("MWh", 1 / 3.6),
+    "Nm3": ("Nm3", 1.0),
+    "pcs": ("pcs", 1.0),
+    "m2": ("m2", 1.0),
+    "h": ("h", 1.0),
+}
+ROAD_FACTOR = "road_freight_hgv_average"
+
+
+def annual_rate(listing: Listing) -> tuple[float, str] | None:
+    """The listing's quantity per year in its dimension's common unit, e.g. 500 kg/week -> (26.0, 't')."""
+    if listing.quantity is None or listing.unit not in BASE_UNIT or listing.period not in PER_YEAR:
+        return None
+    unit, factor = BASE_UNIT[listing.unit]
+    return listing.quantity * factor * PER_YEAR[listing.period], unit
+
+
+def estimate(
+    offer: Listing, need: Listing, route: Route | None, distance_km: float | None, knowledge: Knowledge
+) -> Impact:
+    supply, demand = annual_rate(offer), annual_rate(need)
+    if supply is None:
+        return Impact(None, None, None, None, None, None, "The offer states no quantity.")
+    amount, unit = supply
+    if demand is not None and demand[1] == unit:
+        amount = min(amount, demand[0])
+    return _co2e(amount, unit, route, distance_km, knowledge)
+
+
+def _co2e(amount: float, unit: str, route: Route | None, distance_km: float | None, knowledge: Knowledge) -> Impact:
+    substitute = knowledge.factors.get(route.substitutes) if route and route.substitutes else None
+    disposal = knowledge.factors.get(route.disposal_avoided) if route and route.disposal_avoided else None
+    usable = [f for f in (substitute, disposal) if f and f.unit == unit]
+    if route is None or not usable:
+        return Impact(round(amount, 3), unit, None, None, None, None, "No emission factor fits this exchange.")
+    ratio = route.substitution_ratio or 1.0
+    substitution = amount * ratio * substitute.kg_co2e_per_unit / 1000 if substitute in usable and substitute else 0.0
+    avoided_disposal = amount * disposal.kg_co2e_per_unit / 1000 if disposal in usable and disposal else 0.0
+    road = knowledge.factors.get(ROAD_FACTOR)
+    transport = 0.0
+    if unit == "t" and distance_km is not None and road is not None:
+        transport = amount * distance_km * road.kg_co2e_per_unit / 1000
+    names = [f"{f.description} ({f.source})" for f in usable]
+    basis = f"Route {route.id}: replaces {ratio:g} {unit} per {unit} received; factors: " + "; ".join(names)
+    if transport:
+        basis += f"; minus road freight over {distance_km:.0f} km ({road.source if road else ''})"
+    return Impact(
+        quantity=round(amount, 3),
+        unit=unit,
+        co2e_avoided_t=round(substitution + avoided_disposal - transport, 3),
+        substitution_t=round(substitution, 3),
+        disposal_avoided_t=round(avoided_disposal, 3),
+        transport_t=round(transport, 3),
+        basis=basis,
+    )
