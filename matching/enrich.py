@@ -16,6 +16,7 @@ from matching.taxonomy import CodeSuggester, EwcEntry
 from matching.text import ConceptVectoriser
 
 # Temperature bands, hottest first: heat can always serve a need for cooler heat.
+GAS_STREAMS = ("co2", "biogas", "hydrogen", "syngas")
 HEAT_BANDS = (("heat_high", 120.0), ("heat_medium", 60.0), ("heat_low", -273.0))
 
 
@@ -36,6 +37,7 @@ class Enricher:
         text_codes: int = 3,
         text_routes: int = 5,
         activity_weight: float = 0.35,
+        gas_similarity: float = 0.25,
     ) -> None:
         self.knowledge = knowledge
         self.catalogue = catalogue
@@ -44,13 +46,17 @@ class Enricher:
         self.text_codes = text_codes
         self.text_routes = text_routes
         self.activity_weight = activity_weight
+        self.gas_similarity = gas_similarity
 
     def fit(self) -> Self:
         self.suggester_ = CodeSuggester().fit(self.catalogue)
-        routes = self.knowledge.routes.values()
-        self.routes_ = ConceptVectoriser().fit({r.id: [*r.need_terms, r.process_en, r.process_pl] for r in routes})
-        streams = self.knowledge.streams.values()
-        self.streams_ = ConceptVectoriser().fit({s.id: [s.label_en, s.label_pl, *s.terms] for s in streams})
+        routes = {r.id: [*r.need_terms, r.process_en, r.process_pl] for r in self.knowledge.routes.values()}
+        streams = {s.id: [s.label_en, s.label_pl, *s.terms] for s in self.knowledge.streams.values()}
+        self.routes_ = ConceptVectoriser().fit(routes)
+        self.streams_ = ConceptVectoriser().fit(streams)
+        known = self.knowledge.streams
+        self.stream_types_ = np.array([known[s].resource_type for s in self.streams_.concepts_])
+        self.gas_streams_ = np.isin(self.streams_.concepts_, GAS_STREAMS)
         return self
 
     def profiles(self, listings: Sequence[Listing]) -> list[Profile]:
@@ -75,8 +81,7 @@ class Enricher:
                 for code, weight in text_codes:
                     self._add_code(concepts, code, 0.8 * weight, "text")
                 suggested = text_codes[0] if text_codes else None
-        # Gases such as CO2 or biogas are listed as materials as often as as energy: streams apply to all.
-        for stream, weight in self._best(streams, self.streams_.concepts_, 2):
+        for stream, weight in self._best(self._stream_scores(listing, streams), self.streams_.concepts_, 2):
             self._add_stream(concepts, stream, weight, "text")
         self._add_temperature(concepts, listing)
         self._add_text_routes(concepts, listing, routes)
@@ -84,6 +89,15 @@ class Enricher:
             self._add_activity_routes(concepts, listing)
         confidence = self._confidence(codes, suggested)
         return Profile(listing, concepts, suggested[0] if suggested else None, confidence)
+
+    def _stream_scores(self, listing: Listing, scores: np.ndarray) -> np.ndarray:
+        """Streams of the listing's own resource type; gases (CO2, biogas...) also for uncoded materials,
+        which is how firms often list them. A coded material is a waste, not a stream."""
+        if listing.resource_type == "material":
+            if listing.ewc:
+                return np.zeros_like(scores)
+            return np.where(self.gas_streams_ & (scores >= self.gas_similarity), scores, 0.0)
+        return np.where(self.stream_types_ == listing.resource_type, scores, 0.0)
 
     def _best(self, scores: np.ndarray, names: Sequence[str], k: int) -> list[tuple[str, float]]:
         """The k best concepts above the absolute and relative cut, weighted against the best (best = 1)."""

@@ -64,8 +64,8 @@ class ConceptVectoriser:
             preprocessor=normalise,
             sublinear_tf=True,
             dtype=np.float32,
-        ).fit(documents + contexts)
-        self.words_ = TfidfVectorizer(analyzer=stems, sublinear_tf=True, dtype=np.float32).fit(documents + contexts)
+        ).fit([*documents, *contexts])
+        self.words_ = TfidfVectorizer(analyzer=stems, sublinear_tf=True, dtype=np.float32).fit([*documents, *contexts])
         self.matrix_ = self._combine(documents) + self.context_weight * self._combine(contexts)
         self.stems_ = [set(stems(d)) for d in documents]
         return self

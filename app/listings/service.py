@@ -45,8 +45,11 @@ def create(
 ) -> Listing:
     organization_id = _writable_organization(session, principal, data.organization_id)
     fields = data.model_dump(exclude={"organization_id"})
-    listing = Listing(id=listing_id or uuid.uuid4(), organization_id=organization_id, **_checked(session, fields))
-    return repository.add(session, listing)
+    values = _checked(session, fields)
+    listing = Listing(id=listing_id or uuid.uuid4(), organization_id=organization_id, version=1, **values)
+    repository.add(session, listing)
+    matches.refresh(session, listing)
+    return listing
 
 
 def update(
