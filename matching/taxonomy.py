@@ -133,7 +133,6 @@ class CodeSuggester:
         }
         self.vectoriser_ = ConceptVectoriser().fit(terms, context)
         self.hazardous_ = np.array([self.entries_[c].hazardous for c in self.vectoriser_.concepts_])
-        self.mirror_ = np.array([self.entries_[c].entry_type == "mirror" for c in self.vectoriser_.concepts_])
         return self
 
     def scores(self, texts: Sequence[str]) -> np.ndarray:
@@ -150,8 +149,8 @@ class CodeSuggester:
             return np.where(self.hazardous_, 1 - self.hazard_weight, 1.0)
         if _DIRTY.search(text):
             return np.where(self.hazardous_, 1 + self.hazard_weight, 1.0)
-        # Unsaid: the non-hazardous side of a mirror pair is the likelier reading.
-        return np.where(self.hazardous_ & self.mirror_, 1 - self.hazard_weight / 2, 1.0)
+        # Unsaid: a firm that does not mention hazard most likely has the non-hazardous kind.
+        return np.where(self.hazardous_, 1 - self.hazard_weight / 2, 1.0)
 
     def suggest(self, text: str, k: int = 5) -> list[Suggestion]:
         scores = self.scores([text])[0]
