@@ -120,8 +120,13 @@ def _match(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from app.evaluate import run
+    from app.evaluate import run, run_codes
 
+    if args.codes:
+        return run_codes(args.codes, as_json=args.json)
+    if args.casefile is None:
+        print("error: give a CASEFILE, or --codes FILE.csv", file=sys.stderr)
+        return 2
     return run(args.casefile, as_json=args.json)
 
 
@@ -161,7 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     match.set_defaults(handler=_match)
 
     evaluate = commands.add_parser("evaluate", help="measure match quality on a case file (see CASEFILE.md)")
-    evaluate.add_argument("casefile", type=Path)
+    evaluate.add_argument("casefile", type=Path, nargs="?")
+    evaluate.add_argument("--codes", type=Path, help="measure EWC code suggestion on a labelled CSV instead")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     evaluate.set_defaults(handler=_evaluate)
 

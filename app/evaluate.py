@@ -6,7 +6,14 @@ from pathlib import Path
 from typing import Any
 
 from app.matches.engine import get_engine
-from matching.evaluation import CaseFileError, baseline_ranker, evaluate, load_case_file
+from matching.evaluation import (
+    CaseFileError,
+    baseline_ranker,
+    evaluate,
+    evaluate_suggestions,
+    load_case_file,
+    load_labelled_codes,
+)
 
 FIGURES = ("recall@1", "recall@5", "recall@10", "mrr", "count")
 
@@ -53,3 +60,21 @@ def _cell(value: object) -> str:
     if isinstance(value, float):
         return f"{value:>11.3f}"
     return f"{value!s:>11}"
+
+
+def run_codes(path: Path, *, as_json: bool) -> int:
+    """Top-1 / top-5 accuracy of EWC code suggestion on a labelled CSV (text,language,ewc)."""
+    try:
+        rows = load_labelled_codes(path)
+    except (OSError, KeyError) as exc:
+        print(f"error: {path}: {exc}", file=sys.stderr)
+        return 2
+    engine = get_engine()
+    report = evaluate_suggestions(rows, lambda text: [s.code for s in engine.suggest(text, 5)])
+    if as_json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"{'':12}{'top1':>8}{'top5':>8}{'count':>8}")
+    for group, figures in report.items():
+        print(f"{group:12}{figures['top1']:>8.3f}{figures['top5']:>8.3f}{figures['count']:>8}")
+    return 0

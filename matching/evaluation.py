@@ -3,6 +3,7 @@
 The known exchanges are used only to score. The engine sees the organizations and listings, nothing else.
 """
 
+import csv
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -166,3 +167,29 @@ def baseline_ranker(listings: Sequence[Listing]) -> Ranker:
         return [other_id for _, other_id in sorted(others, key=lambda item: (-item[0], item[1]))]
 
     return rank
+
+
+def load_labelled_codes(path: Path) -> list[tuple[str, str, str]]:
+    """(text, language, true EWC code) rows of a labelled suggestion set (CSV: text,language,ewc)."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        return [(row["text"], row.get("language") or "?", row["ewc"]) for row in csv.DictReader(handle)]
+
+
+def evaluate_suggestions(
+    rows: Sequence[tuple[str, str, str]], suggest: Callable[[str], Sequence[str]]
+) -> dict[str, Any]:
+    """Top-1 and top-5 accuracy of a code suggester, overall and by language."""
+    hits: dict[str, list[tuple[bool, bool]]] = defaultdict(list)
+    for text, language, code in rows:
+        suggested = list(suggest(text))[:5]
+        hit = (bool(suggested) and suggested[0] == code, code in suggested)
+        hits["overall"].append(hit)
+        hits[language].append(hit)
+    return {
+        group: {
+            "top1": _share(h[0] for h in results),
+            "top5": _share(h[1] for h in results),
+            "count": len(results),
+        }
+        for group, results in sorted(hits.items(), key=lambda item: (item[0] != "overall", item[0]))
+    }

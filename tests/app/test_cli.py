@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from app import config, db
 from app.cli import build_parser, main
 from app.main import create_app
-from app.models import EwcCode, Listing, Organization
+from app.models import EwcCode, Listing, Match, Organization
 from tests.conftest import SHARED_DATA, bearer
 
 
@@ -106,3 +106,52 @@ def test_import_taxonomy_loads_the_full_official_list(fresh_database: str) -> No
         ash = session.get(EwcCode, "10 01 02")
         assert ash is not None and ash.label_pl
     assert _count(EwcCode) == 973
+
+
+def test_evaluate_prints_the_casefile_report_with_a_baseline(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from app.config import SEED_DATA_DIR
+
+    assert main(["evaluate", str(SEED_DATA_DIR / "cases" / "documented_exchanges.json"), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    for key in (
+        "exchanges",
+        "directions",
+        "recall@1",
+        "recall@5",
+        "recall@10",
+        "mrr",
+        "by_direction",
+        "by_resource_type",
+        "by_language_pair",
+        "misses",
+        "baseline",
+    ):
+        assert key in report
+    assert report["directions"] == 2 * report["exchanges"]
+    assert report["recall@10"] > report["baseline"]["recall@10"]
+    assert main(["evaluate", str(SEED_DATA_DIR / "cases" / "missing.json")]) == 2
+
+
+def test_evaluate_codes_reports_accuracy(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from app.config import SEED_DATA_DIR
+
+    assert main(["evaluate", "--codes", str(SEED_DATA_DIR / "suggest" / "labelled.csv"), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["overall"]["count"] >= 300
+    assert report["overall"]["top5"] >= 0.85
+
+
+def test_match_rebuild_prints_progress_and_totals(fresh_database: str, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["migrate"])
+    main(["seed"])
+    with db.session_scope() as session:
+        stored = session.scalar(select(func.count()).select_from(Match))
+    capsys.readouterr()
+    assert main(["match", "--rebuild"]) == 0
+    captured = capsys.readouterr()
+    assert "matching offers" in captured.err
+    assert f"{stored} matches (0 added, 0 changed, 0 removed)" in captured.out
