@@ -1,6 +1,6 @@
 """Shared, expensive objects for the engine tests: one fitted engine and the project's case file, built once."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import pytest
 
@@ -50,14 +50,3 @@ def pair(matcher: Engine) -> Callable[[Listing, Listing], Candidate | None]:
 
     return judge
 
-
-def partners(candidates: Sequence[Candidate], of: str) -> list[str]:
-    """The ids of the other side of each candidate, in rank order."""
-    return [c.need_id if c.offer_id == of else c.offer_id for c in candidates]
-
-
-def component(candidate: Candidate, name: str) -> tuple[float, str, str]:
-    """(value, level, reason) of one named comparison of a candidate."""
-    found = [c for c in candidate.components if c.name == name]
-    assert len(found) == 1, f"candidate has {len(found)} '{name}' components"
-    return found[0].value, found[0].level, found[0].reason
