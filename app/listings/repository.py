@@ -38,6 +38,11 @@ def add(session: Session, listing: Listing) -> Listing:
     return listing
 
 
+def of_organization(session: Session, organization_id: uuid.UUID) -> Sequence[Listing]:
+    query = select(Listing).where(Listing.organization_id == organization_id).order_by(Listing.id)
+    return session.scalars(query).all()
+
+
 def delete(session: Session, listing: Listing) -> None:
     session.delete(listing)
     session.flush()

@@ -51,7 +51,6 @@ def forget(session: Session, listing: Listing) -> None:
 
 
 def refresh_organization(session: Session, listings_of_owner: Iterable[Listing]) -> None:
-    """An owner's activity codes and place feed its listings' profiles and distances."""
     for listing in listings_of_owner:
         refresh(session, listing)
 

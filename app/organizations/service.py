@@ -7,10 +7,15 @@ from sqlalchemy.orm import Session
 
 from app.auth.principal import Principal
 from app.errors import Forbidden, InvalidField, NotFound
+from app.listings import repository as listings
+from app.matches import sync as matches
 from app.organizations import repository
 from app.organizations.models import Organization
 from app.organizations.schemas import OrganizationCreate, OrganizationUpdate
 from app.taxonomy import repository as taxonomy
+
+# An owner's activity codes and place feed its listings' profiles and distances.
+MATCHING_FIELDS = {"nace", "lat", "lon"}
 
 
 def can_read(principal: Principal, organization: Organization) -> bool:
@@ -54,6 +59,8 @@ def update(
     for field, value in changes.items():
         setattr(organization, field, value)
     session.flush()  # so the answer carries the new version and timestamp
+    if changes.keys() & MATCHING_FIELDS:
+        matches.refresh_organization(session, listings.of_organization(session, organization.id))
     return organization
 
 

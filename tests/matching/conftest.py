@@ -49,4 +49,3 @@ def pair(matcher: Engine) -> Callable[[Listing, Listing], Candidate | None]:
         return matcher.pair(offer_profile, need_profile)
 
     return judge
-

@@ -172,3 +172,14 @@ def test_matches_of_a_hidden_listing_are_hidden(api: Api, client: TestClient) ->
     client.patch(f"/api/v1/listings/{ash['id']}", json={"visibility": "private"}, headers=seller)
     stranger = api.key(api.organization()["id"])
     assert client.get(f"/api/v1/listings/{ash['id']}/matches", headers=stranger).status_code == 404
+
+
+def test_an_owner_moving_away_updates_its_listings_matches(api: Api, client: TestClient, session: Session) -> None:
+    seller, buyer, ash, need = _pair(api)
+    owner_id = ash["organization_id"]
+    moved = client.patch(f"/api/v1/organizations/{owner_id}", json={"lat": 54.35, "lon": 18.65}, headers=seller)
+    assert moved.status_code == 200
+    assert _matches(client, buyer, need["id"])["total"] == 0  # Gdańsk is beyond what fly ash travels by road
+    report = rebuild(session)
+    session.rollback()
+    assert (report.added, report.changed, report.removed) == (0, 0, 0)

@@ -1,0 +1,131 @@
+"""Text normalisation and the multilingual concept vectoriser."""
+
+import re
+
+import numpy as np
+import pytest
+
+from matching.engine import Engine
+from matching.text import ConceptVectoriser, normalise, stems, strip_language, words
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Popiół LOTNY", "popiol lotny"),
+        ("Łódź", "lodz"),
+        ("ŁUPEK przywęglowy", "lupek przyweglowy"),
+        ("ąćęłńóśźż", "acelnoszz"),
+        ("ĄĆĘŁŃÓŚŹŻ", "acelnoszz"),
+        ("Żużel wielkopiecowy, granulowany!", "zuzel wielkopiecowy granulowany"),
+        ("  odpady -- z  płuczki  ", "odpady z pluczki"),
+        ("Straßenaufbruch", "strassenaufbruch"),
+        ("výkopová zemina", "vykopova zemina"),
+    ],
+)
+def test_normalise_folds_case_diacritics_and_punctuation(raw: str, expected: str) -> None:
+    assert normalise(raw) == expected
+
+
+def test_normalise_leaves_only_ascii_words_single_spaced() -> None:
+    text = "Gips z IOS (odsiarczanie), wilgotność ≤10 %; Ł/ł, ß — «ok»"
+    result = normalise(text)
+    assert re.fullmatch(r"[0-9a-z]+( [0-9a-z]+)*", result), result
+    assert "l l" in result  # Ł and ł both become l, not dropped
+
+
+def test_normalise_is_idempotent() -> None:
+    once = normalise("Popiół lotny z węgla kamiennego; strata prażenia < 5 %")
+    assert normalise(once) == once
+
+
+def test_words_and_stems_join_inflected_polish_forms() -> None:
+    assert words("Popiół lotny, z") == {"popiol", "lotny"}
+    assert stems("popiołu lotnego") == stems("popioły lotne") == ["popio", "lotne"]
+    assert stems("Popiół") == stems("popiol")
+
+
+@pytest.mark.parametrize(
+    ("term", "expected"),
+    [("pl:popiół lotny", "popiół lotny"), ("en:fly ash", "fly ash"), ("CO2: captured", "CO2: captured")],
+)
+def test_strip_language_removes_only_two_letter_tags(term: str, expected: str) -> None:
+    assert strip_language(term) == expected
+
+
+@pytest.fixture(scope="module")
+def small_vectoriser() -> ConceptVectoriser:
+    terms = {
+        "fly_ash": ["en:coal fly ash", "en:pulverised fuel ash", "pl:popiół lotny", "de:Flugasche"],
+        "gypsum": ["en:FGD gypsum", "en:desulphurisation gypsum", "pl:gips z odsiarczania spalin", "de:REA-Gips"],
+        "sawdust": ["en:sawdust", "en:wood shavings", "pl:trociny", "pl:wióry drzewne", "de:Sägespäne"],
+        "steel_scrap": ["en:steel scrap", "en:ferrous scrap", "pl:złom stalowy", "de:Stahlschrott"],
+    }
+    return ConceptVectoriser().fit(terms)
+
+
+@pytest.mark.parametrize(
+    ("polish", "english", "concept"),
+    [
+        ("Popiół lotny z elektrowni", "Fly ash from the power plant", "fly_ash"),
+        ("gips z odsiarczania spalin", "FGD gypsum", "gypsum"),
+        ("trociny i wióry z tartaku", "sawdust and shavings from a sawmill", "sawdust"),
+        ("złom stalowy z produkcji", "steel scrap from production", "steel_scrap"),
+    ],
+)
+def test_polish_text_and_its_english_equivalent_meet_on_one_concept(
+    small_vectoriser: ConceptVectoriser, polish: str, english: str, concept: str
+) -> None:
+    assert small_vectoriser.top(polish, 1)[0][0] == concept
+    assert small_vectoriser.top(english, 1)[0][0] == concept
+
+
+def test_vectoriser_tolerates_missing_diacritics_and_inflection(small_vectoriser: ConceptVectoriser) -> None:
+    assert small_vectoriser.top("popiol lotny", 1)[0][0] == "fly_ash"
+    assert small_vectoriser.top("popiołów lotnych", 1)[0][0] == "fly_ash"
+    assert small_vectoriser.top("zlomu stalowego", 1)[0][0] == "steel_scrap"
+
+
+def test_similarity_has_one_row_per_text_and_one_column_per_concept(small_vectoriser: ConceptVectoriser) -> None:
+    scores = small_vectoriser.similarity(["popiół lotny", "sawdust", "nothing related"])
+    assert scores.shape == (3, len(small_vectoriser.concepts_))
+    assert np.all(scores >= 0)
+    top = small_vectoriser.top("popiół lotny", 4)
+    assert [s for _, s in top] == sorted((s for _, s in top), reverse=True)
+    assert small_vectoriser.top("popiół lotny", 4, min_similarity=10.0) == []
+
+
+def test_matched_words_are_the_text_words_a_concept_shares(small_vectoriser: ConceptVectoriser) -> None:
+    matched = small_vectoriser.matched_words("Popiołu lotnego sprzedamy dużo", "fly_ash")
+    assert matched == ("lotnego", "popiolu")
+    assert small_vectoriser.matched_words("Popiołu lotnego sprzedamy", "sawdust") == ()
+
+
+@pytest.mark.parametrize(
+    ("polish", "english"),
+    [
+        ("Popiół lotny z węgla kamiennego", "Coal fly ash"),
+        ("Zużyte akumulatory ołowiowe", "Spent lead-acid batteries"),
+        ("Trociny drzewne", "Sawdust"),
+        ("Gips z odsiarczania spalin", "FGD gypsum"),
+    ],
+)
+def test_catalogue_vectoriser_puts_polish_and_english_on_the_same_ewc_entry(
+    matcher: Engine, polish: str, english: str
+) -> None:
+    vectoriser = matcher.enricher_.suggester_.vectoriser_
+    assert vectoriser.top(polish, 1)[0][0] == vectoriser.top(english, 1)[0][0]
+
+
+@pytest.mark.parametrize(
+    ("polish", "english"),
+    [
+        ("dodatek pucolanowy do cementu", "pozzolanic addition for cement"),
+        ("ciepło odpadowe do sieci ciepłowniczej", "surplus heat for the district heating network"),
+    ],
+)
+def test_route_vectoriser_puts_receiver_wording_in_both_languages_on_one_route(
+    matcher: Engine, polish: str, english: str
+) -> None:
+    vectoriser = matcher.enricher_.routes_
+    assert vectoriser.top(polish, 1)[0][0] == vectoriser.top(english, 1)[0][0]
