@@ -15,6 +15,7 @@ from app.errors import install_error_handlers
 from app.listings.router import router as listings_router
 from app.matches.engine import get_engine as get_matching_engine
 from app.matches.router import router as matches_router
+from app.regions.router import router as regions_router
 from app.organizations.router import router as organizations_router
 from app.taxonomy.router import router as taxonomy_router
 
@@ -40,7 +41,14 @@ def create_app() -> FastAPI:
     )
     install_error_handlers(app)
     api = APIRouter(prefix=API_PREFIX)
-    for router in (organizations_router, auth_router, listings_router, matches_router, taxonomy_router):
+    for router in (
+        organizations_router,
+        auth_router,
+        listings_router,
+        matches_router,
+        regions_router,
+        taxonomy_router,
+    ):
         api.include_router(router)
     app.include_router(api)
 
