@@ -1,4 +1,4 @@
-"""The `symbioza` command: serve, migrate, seed, keys, match, evaluate, import-taxonomy."""
+"""The `symbioza` command: serve, migrate, seed, keys, match, evaluate, import, import-taxonomy."""
 
 import argparse
 import sys
@@ -6,6 +6,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from app.config import get_settings
 
@@ -95,6 +96,56 @@ def _import_taxonomy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import_listings(args: argparse.Namespace) -> int:
+    from app.auth.principal import Principal
+    from app.db import session_scope
+    from app.errors import ValidationFailed
+    from app.listings.bulk import RowsRejected
+    from app.listings.bulk_service import create_from_upload
+    from app.organizations.models import Organization
+
+    try:
+        data = args.file.read_bytes()
+    except OSError as exc:
+        print(f"error: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 2
+    is_json = args.file.suffix.lower() == ".json"
+    where = "item" if is_json else "line"
+    # The command writes as a member of the organization would: rows naming another organization are rejected.
+    principal = Principal(key_id=uuid.UUID(int=0), role="member", organization_id=args.org)
+    try:
+        with session_scope() as session:
+            if session.get(Organization, args.org) is None:
+                print(f"error: no organization {args.org}", file=sys.stderr)
+                return 2
+            result = create_from_upload(
+                session,
+                principal,
+                data,
+                "application/json" if is_json else "text/csv",
+                atomic=args.atomic,
+                limited=False,
+                progress=_progress,
+            )
+    except RowsRejected as exc:
+        print(f"0 created, {exc.rejected} rejected of {exc.total} rows: nothing was stored (--atomic)")
+        _print_row_errors(where, exc.errors)
+        return 1
+    except ValidationFailed as exc:
+        print(f"error: {args.file} cannot be imported; nothing was stored", file=sys.stderr)
+        _print_row_errors(where, exc.errors)
+        return 1
+    print(f"{result.created} created, {result.rejected} rejected")
+    _print_row_errors(where, [{"row": i.row} | e.model_dump() for i in result.items for e in i.errors])
+    return 1 if result.rejected else 0
+
+
+def _print_row_errors(where: str, errors: list[dict[str, Any]]) -> None:
+    for error in errors:
+        place = f"{where} {error['row']}: " if "row" in error else ""
+        print(f"{place}{error['field']}: {error['message']}")
+
+
 def _progress(label: str, done: int, total: int) -> None:
     width = 30
     filled = width * done // max(total, 1)
@@ -170,6 +221,17 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--codes", type=Path, help="measure EWC code suggestion on a labelled CSV instead")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     evaluate.set_defaults(handler=_evaluate)
+
+    imports = commands.add_parser("import", help="register data from files").add_subparsers(
+        dest="import_command", required=True
+    )
+    listings = imports.add_parser(
+        "listings", help="register an organization's listings from a CSV file (or a .json file as for the API)"
+    )
+    listings.add_argument("file", type=Path, help="CSV: a header row of listing field names, one listing per row")
+    listings.add_argument("--org", type=uuid.UUID, required=True, help="id of the organization the listings belong to")
+    listings.add_argument("--atomic", action="store_true", help="store nothing when any row is rejected")
+    listings.set_defaults(handler=_import_listings)
 
     importer = commands.add_parser("import-taxonomy", help="load an official code list (CSV) into the catalogue")
     importer.add_argument("catalogue", choices=("ewc",))

@@ -19,6 +19,11 @@ class Settings(BaseSettings):
     page_size_default: int = 50
     page_size_max: int = 200
     seed_data_dir: Path = SEED_DATA_DIR
+    # Webhooks: a background thread in each API process sends due deliveries (see app/webhooks/delivery.py).
+    webhooks_enabled: bool = True
+    webhook_poll_seconds: float = Field(default=1.0, gt=0)
+    webhook_max_attempts: int = Field(default=6, ge=1)
+    webhook_backoff_seconds: float = Field(default=2.0, ge=0)
 
     @field_validator("bootstrap_admin_key", mode="before")
     @classmethod

@@ -15,9 +15,11 @@ from app.errors import install_error_handlers
 from app.listings.router import router as listings_router
 from app.matches.engine import get_engine as get_matching_engine
 from app.matches.router import router as matches_router
-from app.regions.router import router as regions_router
 from app.organizations.router import router as organizations_router
+from app.regions.router import router as regions_router
 from app.taxonomy.router import router as taxonomy_router
+from app.webhooks.delivery import Dispatcher
+from app.webhooks.router import router as webhooks_router
 
 API_PREFIX = "/api/v1"
 
@@ -29,7 +31,9 @@ async def _lifespan(_: FastAPI) -> AsyncIterator[None]:
     if secret:
         with session_scope() as session:
             ensure_bootstrap_admin(session, secret)
+    webhooks = Dispatcher().start()  # sends webhook deliveries from a background thread (if enabled)
     yield
+    webhooks.stop()
 
 
 def create_app() -> FastAPI:
@@ -48,6 +52,7 @@ def create_app() -> FastAPI:
         matches_router,
         regions_router,
         taxonomy_router,
+        webhooks_router,
     ):
         api.include_router(router)
     app.include_router(api)

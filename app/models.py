@@ -3,8 +3,21 @@
 from app.auth.models import ApiKey
 from app.db import Base
 from app.listings.models import Listing
-from app.matches.models import ListingConcept, Match
+from app.matches.models import ListingConcept, Match, MatchEvent
 from app.organizations.models import Organization
 from app.taxonomy.models import EwcCode, NaceCode
+from app.webhooks.models import WebhookDelivery, WebhookSubscription
 
-__all__ = ["ApiKey", "Base", "EwcCode", "Listing", "ListingConcept", "Match", "NaceCode", "Organization"]
+__all__ = [
+    "ApiKey",
+    "Base",
+    "EwcCode",
+    "Listing",
+    "ListingConcept",
+    "Match",
+    "MatchEvent",
+    "NaceCode",
+    "Organization",
+    "WebhookDelivery",
+    "WebhookSubscription",
+]

@@ -52,8 +52,8 @@ def material(pair: Pair) -> Outcome:
         return Outcome(best.strength, "related code", f"The codes share EWC subchapter {best.concept[4:]}.")
     if best.rule == "same_stream":
         return Outcome(best.strength, "same stream", f"Both are about {pair.label(best.concept).lower()}.")
-    route = pair.knowledge.routes[best.concept[6:]]
-    what = f"EWC {code}" if code and route.covers(code) else "This material"
+    route = pair.route or pair.knowledge.routes[best.concept[6:]]
+    what = f"EWC {code}" if code and route.covers(code) else f"This {pair.offer.listing.resource_type}"
     receivers = ", ".join(route.receivers[:3])
     how = "as its own words say" if best.rule == "knowledge_route" else f"for its activity (NACE {receivers})"
     reason = (
@@ -120,6 +120,9 @@ LIMITS = {
     "max_chloride_pct": ("chloride_pct", "max", "chloride", "%"),
     "min_calorific_value_mj_kg": ("calorific_value_mj_kg", "min", "calorific value", "MJ/kg"),
     "max_particle_size_mm": ("particle_size_mm", "max", "particle size", "mm"),
+    "ph_min": ("ph", "min", "pH", ""),
+    "ph_max": ("ph", "max", "pH", ""),
+    "max_cod_mg_l": ("cod_mg_l", "max", "COD", "mg/l"),
 }
 
 

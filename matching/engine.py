@@ -104,11 +104,16 @@ class Engine:
         return Index(self).add_all(listings)
 
     def _route(self, shared: list[blocking.Shared]) -> Route | None:
-        """The route behind the pair: the strongest shared route concept, if any."""
-        for item in shared:
-            if item.concept.startswith("route:"):
-                return self.knowledge.routes[item.concept[6:]]
-        return None
+        """The route behind the pair: the strongest shared route; among equally strong ones, the one that lets
+        the exchange travel farthest (the pair qualifies under it), then by id."""
+        routes = [
+            (round(s.strength, 4), self.knowledge.routes[s.concept[6:]])
+            for s in shared
+            if s.concept.startswith("route:")
+        ]
+        if not routes:
+            return None
+        return min(routes, key=lambda item: (-item[0], -(item[1].max_distance_km or 0.0), item[1].id))[1]
 
 
 class Index:

@@ -6,6 +6,7 @@ need are candidates when they point at a common concept, whatever language each 
 """
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Self
 
 import numpy as np
@@ -50,6 +51,7 @@ class Enricher:
 
     def fit(self) -> Self:
         self.suggester_ = CodeSuggester().fit(self.catalogue)
+        self.hazardous_codes_ = frozenset(e.code for e in self.catalogue if e.level == "entry" and e.hazardous)
         routes = {r.id: [*r.need_terms, r.process_en, r.process_pl] for r in self.knowledge.routes.values()}
         streams = {s.id: [s.label_en, s.label_pl, *s.terms] for s in self.knowledge.streams.values()}
         self.routes_ = ConceptVectoriser().fit(routes)
@@ -71,6 +73,8 @@ class Enricher:
         return self.profiles([listing])[0]
 
     def _profile(self, listing: Listing, codes: np.ndarray, routes: np.ndarray, streams: np.ndarray) -> Profile:
+        if listing.ewc in self.hazardous_codes_ and not listing.hazardous:
+            listing = replace(listing, hazardous=True)  # the code says so, whatever the flag was left at
         concepts: dict[str, Evidence] = {}
         suggested: tuple[str, float] | None = None
         if listing.resource_type == "material":

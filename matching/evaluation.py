@@ -13,7 +13,7 @@ from typing import Any
 
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from matching.records import KINDS, RESOURCE_TYPES, Listing
+from matching.records import KINDS, PERIODS, RESOURCE_TYPES, UNITS, Listing
 from matching.text import normalise
 
 KS = (1, 5, 10)
@@ -37,17 +37,24 @@ def load_case_file(path: Path) -> CaseFile:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise CaseFileError(f"{path.name}: not valid JSON ({exc})") from None
-    organizations = {str(o["id"]): o for o in _records(data, "organizations", ("id", "name", "lat", "lon"))}
+    if not isinstance(data, dict):
+        raise CaseFileError(f"{path.name}: expected an object with organizations, listings and exchanges")
+    owners = {
+        str(raw["id"]): _owner(raw, f"organizations[{i}] ({raw['id']})")
+        for i, raw in enumerate(_records(data, "organizations", ("id", "name", "lat", "lon")))
+    }
     required = ("id", "organization", "kind", "resource_type", "title", "description")
-    listings = [_listing(raw, organizations) for raw in _records(data, "listings", required)]
-    by_id = {listing.id: listing for listing in listings}
-    exchanges = []
-    for index, raw in enumerate(_records(data, "exchanges", ("offer", "need"))):
-        for field, kind in (("offer", "offer"), ("need", "need")):
-            if raw[field] not in by_id or by_id[raw[field]].kind != kind:
-                raise CaseFileError(f"exchanges[{index}].{field}: {raw[field]!r} is not the id of an {kind} listing")
-        exchanges.append((raw["offer"], raw["need"]))
-    return CaseFile(str(data.get("name", path.stem)), listings, exchanges)
+    listings: dict[str, Listing] = {}
+    for i, raw in enumerate(_records(data, "listings", required)):
+        where = f"listings[{i}] ({raw['id']})"
+        if str(raw["id"]) in listings:
+            raise CaseFileError(f"{where}.id: used by another listing too")
+        listings[str(raw["id"])] = _listing(raw, owners, where)
+    exchanges = [
+        (_partner(raw, "offer", listings, i), _partner(raw, "need", listings, i))
+        for i, raw in enumerate(_records(data, "exchanges", ("offer", "need")))
+    ]
+    return CaseFile(str(data.get("name", path.stem)), list(listings.values()), exchanges)
 
 
 def _records(data: Mapping[str, Any], section: str, required: Sequence[str]) -> list[Mapping[str, Any]]:
@@ -63,44 +70,69 @@ def _records(data: Mapping[str, Any], section: str, required: Sequence[str]) -> 
     return records
 
 
-def _listing(raw: Mapping[str, Any], organizations: Mapping[str, Mapping[str, Any]]) -> Listing:
-    where = f"listings ({raw['id']})"
-    owner = organizations.get(raw["organization"])
+def _owner(raw: Mapping[str, Any], where: str) -> dict[str, Any]:
+    return {
+        "lat": _number(raw, "lat", where),
+        "lon": _number(raw, "lon", where),
+        "nace": tuple(raw.get("nace") or ()),
+        "region": raw.get("region"),
+    }
+
+
+def _listing(raw: Mapping[str, Any], owners: Mapping[str, Mapping[str, Any]], where: str) -> Listing:
+    owner = owners.get(str(raw["organization"]))
     if owner is None:
         raise CaseFileError(f"{where}.organization: no organization {raw['organization']!r}")
-    if raw["kind"] not in KINDS:
-        raise CaseFileError(f"{where}.kind: {raw['kind']!r} is not offer or need")
-    if raw["resource_type"] not in RESOURCE_TYPES:
-        raise CaseFileError(f"{where}.resource_type: {raw['resource_type']!r} is not one of {RESOURCE_TYPES}")
+    for field, allowed in (("kind", KINDS), ("resource_type", RESOURCE_TYPES), ("unit", UNITS), ("period", PERIODS)):
+        if raw.get(field) is not None and raw[field] not in allowed:
+            raise CaseFileError(f"{where}.{field}: {raw[field]!r} is not one of {', '.join(allowed)}")
+    hazardous = raw.get("hazardous", False)
+    if not isinstance(hazardous, bool):
+        raise CaseFileError(f"{where}.hazardous: expected true or false, got {hazardous!r}")
+    properties = raw.get("properties") or {}
+    if not isinstance(properties, dict):
+        raise CaseFileError(f"{where}.properties: expected an object")
+    return Listing(
+        id=str(raw["id"]),
+        organization_id=str(raw["organization"]),
+        kind=raw["kind"],
+        resource_type=raw["resource_type"],
+        title=str(raw["title"]),
+        description=str(raw["description"]),
+        language=raw.get("language"),
+        ewc=raw.get("ewc"),
+        hazardous=hazardous,
+        quantity=_number(raw, "quantity", where, optional=True),
+        unit=raw.get("unit"),
+        period=raw.get("period"),
+        properties=properties,
+        max_distance_km=_number(raw, "max_distance_km", where, optional=True),
+        lat=owner["lat"],
+        lon=owner["lon"],
+        nace=owner["nace"],
+        region=owner["region"],
+        legal_status=raw.get("legal_status"),
+        recovery_operations=tuple(raw.get("recovery_operations") or ()),
+    )
+
+
+def _number(raw: Mapping[str, Any], field: str, where: str, *, optional: bool = False) -> Any:
+    value: Any = raw.get(field)
+    if value is None and optional:
+        return None
     try:
-        return Listing(
-            id=str(raw["id"]),
-            organization_id=str(raw["organization"]),
-            kind=raw["kind"],
-            resource_type=raw["resource_type"],
-            title=raw["title"],
-            description=raw["description"],
-            language=raw.get("language"),
-            ewc=raw.get("ewc"),
-            hazardous=bool(raw.get("hazardous", False)),
-            quantity=_float(raw.get("quantity")),
-            unit=raw.get("unit"),
-            period=raw.get("period"),
-            properties=dict(raw.get("properties") or {}),
-            max_distance_km=_float(raw.get("max_distance_km")),
-            lat=float(owner["lat"]),
-            lon=float(owner["lon"]),
-            nace=tuple(owner.get("nace") or ()),
-            region=owner.get("region"),
-            legal_status=raw.get("legal_status"),
-            recovery_operations=tuple(raw.get("recovery_operations") or ()),
-        )
-    except (TypeError, ValueError) as exc:
-        raise CaseFileError(f"{where}: {exc}") from None
+        if isinstance(value, bool):
+            raise ValueError
+        return float(value)  # numbers, and numbers written as text ("12.5")
+    except (TypeError, ValueError):
+        raise CaseFileError(f"{where}.{field}: expected a number, got {value!r}") from None
 
 
-def _float(value: object) -> float | None:
-    return None if value is None else float(value)  # type: ignore[arg-type]
+def _partner(raw: Mapping[str, Any], field: str, listings: Mapping[str, Listing], index: int) -> str:
+    value = raw[field]
+    if not isinstance(value, str) or value not in listings or listings[value].kind != field:
+        raise CaseFileError(f"exchanges[{index}].{field}: {value!r} is not the id of a listing of kind {field}")
+    return value
 
 
 def evaluate(case: CaseFile, ranker: Ranker) -> dict[str, Any]:

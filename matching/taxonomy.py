@@ -103,7 +103,8 @@ class Suggestion:
 
 # Firms say whether a waste is contaminated; mirror entries split on exactly that (e.g. 17 05 03* / 17 05 04).
 _CLEAN = re.compile(
-    r"\b(bez substancji niebezpiecz|non ?hazardous|not hazardous|no hazardous|free of hazardous|without hazardous"
+    r"\b(not contaminated|non ?contaminated|nie zanieczyszczon|nicht kontaminiert|nie skazon"
+    r"|bez substancji niebezpiecz|non ?hazardous|not hazardous|no hazardous|free of hazardous|without hazardous"
     r"|nieimpregnowan|niezanieczyszczon|uncontaminated|clean|czyst|untreated|nie zawiera|inne niz niebezpiecz"
     r"|bez zanieczyszczen|bez azbestu|ungefahrlich|nicht gefahrlich)"
 )

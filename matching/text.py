@@ -38,7 +38,7 @@ def strip_language(term: str) -> str:
 
 
 def stems(text: str) -> list[str]:
-    """Words cut to five letters: enough to join 'popiołu' and 'popioły', 'lotnego' and 'lotny'."""
+    """Words cut to five letters: enough to join 'popiołu' and 'popioły', 'gipsowy' and 'gipsowe'."""
     return [word[:5] for word in normalise(text).split() if len(word) > 2]
 
 

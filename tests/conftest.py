@@ -18,7 +18,7 @@ from app import config, db
 from app.auth.service import create_key
 from app.main import create_app
 from app.migrate import load_catalogues, upgrade
-from app.models import ApiKey, Listing, Organization
+from app.models import ApiKey, Listing, Organization, WebhookDelivery, WebhookSubscription
 
 POSTGRES_URL = os.environ.get("SYMBIOZA_TEST_POSTGRES_URL")
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -62,7 +62,7 @@ def engine(database_url: str) -> Iterator[Engine]:
     engine = db.get_engine()
     yield engine
     with Session(engine) as session, session.begin():
-        for model in (Listing, ApiKey, Organization):
+        for model in (WebhookDelivery, WebhookSubscription, Listing, ApiKey, Organization):
             session.execute(delete(model))
 
 

@@ -38,6 +38,18 @@ def add(session: Session, listing: Listing) -> Listing:
     return listing
 
 
+def open_transaction(session: Session) -> None:
+    """Makes sure the database transaction has really begun, so that SAVEPOINTs nest inside it.
+
+    Python's sqlite3 driver begins its transaction lazily, at the first INSERT, UPDATE or DELETE. A SAVEPOINT set
+    before that begins a transaction of its own, and releasing it commits: a later rollback would not undo it.
+    """
+    connection = session.connection()
+    driver = connection.connection.dbapi_connection
+    if connection.dialect.name == "sqlite" and not getattr(driver, "in_transaction", True):
+        connection.exec_driver_sql("BEGIN")
+
+
 def of_organization(session: Session, organization_id: uuid.UUID) -> Sequence[Listing]:
     query = select(Listing).where(Listing.organization_id == organization_id).order_by(Listing.id)
     return session.scalars(query).all()

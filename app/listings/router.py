@@ -1,13 +1,13 @@
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from app.deps import IfMatchDep, PageDep, PrincipalDep, SessionDep, etag
 from app.errors import InvalidField
-from app.listings import service
+from app.listings import bulk, bulk_service, service
 from app.listings.repository import ListingFilter
-from app.listings.schemas import ListingCreate, ListingList, ListingRead, ListingUpdate
+from app.listings.schemas import BulkResult, ListingCreate, ListingList, ListingRead, ListingUpdate
 from matching.records import Kind, ResourceType, Status
 
 router = APIRouter(prefix="/listings", tags=["listings"])
@@ -21,6 +21,60 @@ def create_listing(
     response.headers["ETag"] = etag(listing.version)
     response.headers["Location"] = f"/api/v1/listings/{listing.id}"
     return service.to_read(session, principal, [listing])[0]
+
+
+async def _upload(request: Request) -> tuple[str, bytes]:
+    """The raw body and its media type, read no further than the upload limit."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit():
+        bulk.check_size(int(declared))
+    data = bytearray()
+    async for chunk in request.stream():
+        data.extend(chunk)
+        bulk.check_size(len(data))
+    return media_type, bytes(data)
+
+
+_BULK_BODY: dict[str, Any] = {
+    "required": True,
+    "content": {
+        "text/csv": {
+            "schema": {
+                "type": "string",
+                "description": "UTF-8, a header row of listing field names (properties.<name> for one quality "
+                "attribute), one listing per row; ',' or ';' between cells; empty cells mean 'not given'.",
+            },
+        },
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["items"],
+                "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/ListingCreate"}}},
+            },
+        },
+    },
+}
+
+
+@router.post(
+    "/bulk",
+    openapi_extra={"requestBody": _BULK_BODY},
+    responses={
+        413: {"description": f"More than {bulk.MAX_ROWS} listings or {bulk.MAX_BYTES} bytes in one upload"},
+        415: {"description": "Neither text/csv nor application/json"},
+        422: {"description": "A bad header or file; with atomic=true, any bad row (each error names row and field)"},
+    },
+)
+def create_listings_in_bulk(
+    session: SessionDep,
+    principal: PrincipalDep,
+    upload: Annotated[tuple[str, bytes], Depends(_upload)],
+    atomic: Annotated[bool, Query(description="Store nothing when any row is bad")] = False,
+) -> BulkResult:
+    """Registers many listings from a CSV file or a JSON list and reports each row: created, or rejected and why."""
+    media_type, data = upload
+    return bulk_service.create_from_upload(session, principal, data, media_type, atomic=atomic)
 
 
 @router.get("")

@@ -1,6 +1,6 @@
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -153,3 +153,22 @@ class ListingList(BaseModel):
     total: int
     limit: int
     offset: int
+
+
+class BulkRowError(BaseModel):
+    field: str = Field(description="The listing field (or CSV column) at fault; 'row' for the row as a whole")
+    message: str
+
+
+class BulkRowResult(BaseModel):
+    row: int = Field(description="Line in the CSV file (the header is line 1), or index in the JSON list")
+    status: Literal["created", "rejected"]
+    id: uuid.UUID | None = Field(description="The new listing's id; null when the row was rejected")
+    errors: list[BulkRowError]
+
+
+class BulkResult(BaseModel):
+    created: int
+    rejected: int
+    atomic: bool = Field(description="True when any rejected row would have stored nothing at all")
+    items: list[BulkRowResult]

@@ -78,20 +78,23 @@ def page(
     session: Session, principal: Principal, f: ListingFilter, *, limit: int, offset: int
 ) -> tuple[Sequence[Listing], int]:
     if f.ewc:
-        f = ListingFilter(**{**f.__dict__, "ewc": _ewc_prefix(f.ewc)})
+        f = ListingFilter(**{**f.__dict__, "ewc": ewc_prefix(f.ewc)})
     return repository.page(session, principal, f, limit=limit, offset=offset)
 
 
-def to_read(session: Session, principal: Principal, listings: Sequence[Listing]) -> list[ListingRead]:
-    """What this caller may see of each listing: hidden owners and exact places are left out."""
+def to_read(
+    session: Session, principal: Principal, listings: Sequence[Listing], *, revealed: frozenset[uuid.UUID] = frozenset()
+) -> list[ListingRead]:
+    """What this caller may see of each listing: hidden owners and exact places are left out, except for the
+    listings in `revealed` (counterparts of a match both parties said they are interested in)."""
     labels = taxonomy.labels(session, {x.ewc for x in listings if x.ewc})
-    return [_read(principal, listing, labels) for listing in listings]
+    return [_read(principal, listing, labels, listing.id in revealed) for listing in listings]
 
 
-def _read(principal: Principal, listing: Listing, labels: dict[str, str]) -> ListingRead:
+def _read(principal: Principal, listing: Listing, labels: dict[str, str], revealed: bool) -> ListingRead:
     owner = listing.organization
     lat, lon = (listing.lat, listing.lon) if listing.lat is not None else (owner.lat, owner.lon)
-    masked = is_masked(principal, listing)
+    masked = is_masked(principal, listing) and not revealed
     if masked and lat is not None and lon is not None:
         lat, lon = round(lat, APPROXIMATE_DEGREES), round(lon, APPROXIMATE_DEGREES)
     values = {name: getattr(listing, name) for name in ListingFields.model_fields} | {
@@ -109,6 +112,12 @@ def _read(principal: Principal, listing: Listing, labels: dict[str, str]) -> Lis
         "updated_at": listing.updated_at,
     }
     return ListingRead.model_validate(values)
+
+
+def check_writer(principal: Principal) -> None:
+    """Before a batch of writes: agency keys (and keys of no organization) write no listings."""
+    if not principal.is_admin and (principal.role != "member" or principal.organization_id is None):
+        raise Forbidden("Agencies read listings; only member and admin keys write them.")
 
 
 def _writable_organization(session: Session, principal: Principal, requested: uuid.UUID | None) -> uuid.UUID:
@@ -159,7 +168,7 @@ def _checked_ewc(session: Session, raw: str | None, hazardous: bool | None) -> t
     return code, entry.hazardous
 
 
-def _ewc_prefix(raw: str) -> str:
+def ewc_prefix(raw: str) -> str:
     code = normalise_ewc(raw)
     if code is None:
         raise InvalidField("ewc", f"{raw!r} is not an EWC chapter, subchapter or entry")

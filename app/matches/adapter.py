@@ -62,6 +62,7 @@ def match_values(candidate: Candidate, engine_version: str) -> dict[str, Any]:
         "explanation": list(candidate.explanation),
         "distance_km": candidate.distance_km,
         "impact": asdict(candidate.impact),
+        "co2e_avoided_t": candidate.impact.co2e_avoided_t,
         "engine_version": engine_version,
     }
 

@@ -1,8 +1,8 @@
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, String, UniqueConstraint, Uuid
+from sqlalchemy import JSON, Date, Float, ForeignKey, Index, String, Text, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UtcDateTime, utcnow
@@ -37,7 +37,34 @@ class Match(Base):
     distance_km: Mapped[float | None] = mapped_column(Float)
     impact: Mapped[dict[str, Any]] = mapped_column(JSON)
     engine_version: Mapped[str] = mapped_column(String(32))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Kept beside `impact` so that lists can sort and sum by it.
+    co2e_avoided_t: Mapped[float | None] = mapped_column(Float)
+    # Each party moves its own side: proposed -> interested -> in_contact -> realised, or declined.
+    offer_state: Mapped[str] = mapped_column(String(16), default="proposed")
+    need_state: Mapped[str] = mapped_column(String(16), default="proposed")
+    status: Mapped[str] = mapped_column(String(16), default="proposed", index=True)
+    realised_quantity: Mapped[float | None] = mapped_column(Float)
+    realised_unit: Mapped[str | None] = mapped_column(String(8))
+    realised_start: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 
     __table_args__ = (UniqueConstraint("offer_id", "need_id"),)
+
+
+class MatchEvent(Base):
+    """One step of a match's workflow, by one party: the history behind GET /matches/{id}/events."""
+
+    __tablename__ = "match_events"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    match_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("matches.id", ondelete="CASCADE"), index=True)
+    side: Mapped[str] = mapped_column(String(8))
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    from_state: Mapped[str] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    quantity: Mapped[float | None] = mapped_column(Float)
+    start_date: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

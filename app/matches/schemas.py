@@ -1,9 +1,14 @@
 import uuid
-from datetime import datetime
+from datetime import date, datetime
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from app.listings.schemas import ListingRead
+from app.matches.workflow import DeclineReason
+
+WorkflowStep = Literal["interested", "in_contact", "realised", "declined"]
+MatchStatus = Literal["proposed", "interested", "in_contact", "realised", "declined"]
 
 
 class ComponentRead(BaseModel):
@@ -25,7 +30,22 @@ class ImpactRead(BaseModel):
     basis: str
 
 
-class MatchRead(BaseModel):
+class ContactRead(BaseModel):
+    organization_id: uuid.UUID
+    name: str
+    person: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+
+class Contacts(BaseModel):
+    """Who to call: shown once both parties are interested (always to agencies and admins)."""
+
+    offer: ContactRead
+    need: ContactRead
+
+
+class MatchFields(BaseModel):
     id: uuid.UUID
     offer_id: uuid.UUID
     need_id: uuid.UUID
@@ -36,8 +56,28 @@ class MatchRead(BaseModel):
     distance_km: float | None
     impact: ImpactRead
     engine_version: str
+    status: MatchStatus
+    offer_state: MatchStatus
+    need_state: MatchStatus
+    realised_quantity: float | None
+    realised_unit: str | None
+    realised_start: date | None
+    contacts: Contacts | None
+    created_at: datetime
     updated_at: datetime
+
+
+class MatchRead(MatchFields):
+    """A match seen from one of its listings."""
+
     listing: ListingRead = Field(description="The other side of the exchange, as the caller may see it")
+
+
+class MatchDetail(MatchFields):
+    """A match with both sides."""
+
+    offer: ListingRead
+    need: ListingRead
 
 
 class MatchList(BaseModel):
@@ -45,3 +85,46 @@ class MatchList(BaseModel):
     total: int
     limit: int
     offset: int
+
+
+class MatchDetailList(BaseModel):
+    items: list[MatchDetail]
+    total: int
+    limit: int
+    offset: int
+
+
+class WorkflowUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    state: WorkflowStep
+    side: Literal["offer", "need"] | None = Field(default=None, description="Admins only: which party they act for")
+    reason: DeclineReason | None = Field(default=None, description="Required when declining")
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] | None = None
+    quantity: Annotated[float, Field(gt=0, le=1e12)] | None = Field(default=None, description="Realised, per year")
+    start_date: date | None = Field(default=None, description="When the realised exchange started")
+
+    @model_validator(mode="after")
+    def _complete(self) -> "WorkflowUpdate":
+        if self.state == "declined" and self.reason is None:
+            raise ValueError("declining needs a reason: quality, quantity, distance, price, regulation, timing, other")
+        if self.state == "realised" and (self.quantity is None or self.start_date is None):
+            raise ValueError("a realised exchange needs the actual quantity and its start_date")
+        return self
+
+
+class EventRead(BaseModel):
+    id: uuid.UUID
+    side: str
+    from_state: str
+    to_state: str
+    reason: str | None
+    note: str | None
+    quantity: float | None
+    start_date: date | None
+    created_at: datetime
+
+
+class EventList(BaseModel):
+    items: list[EventRead]
+    total: int

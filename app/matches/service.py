@@ -1,14 +1,51 @@
-"""Reading matches: a listing's ranked candidates as its caller may see them."""
+"""Reading matches and moving them through the exchange workflow, as each caller is allowed to."""
 
 import uuid
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from app.auth.principal import Principal
+from app.db import get_session_factory
+from app.errors import Conflict, Forbidden, InvalidField, NotFound
 from app.listings import service as listings
 from app.listings.models import Listing
-from app.matches import repository
-from app.matches.models import Match
+from app.matches import repository, workflow
+from app.matches.models import Match, MatchEvent
+from app.matches.repository import MatchFilter
+from app.matches.schemas import ContactRead, Contacts, MatchDetail, MatchRead, WorkflowUpdate
+from app.organizations.models import Organization
+from app.webhooks import service as webhooks
+
+Row = tuple[Match, Listing, Listing, Organization, Organization]
+
+
+def sides(match: Match) -> workflow.Sides:
+    return workflow.Sides(match.offer_state, match.need_state)
+
+
+def can_read(principal: Principal, offer: Listing, need: Listing) -> bool:
+    if principal.is_admin:
+        return True
+    if principal.is_agency:
+        return any(principal.covers_region(x.organization.region) for x in (offer, need))
+    return principal.owns(offer.organization_id) or principal.owns(need.organization_id)
+
+
+def identities_open(principal: Principal, match: Match) -> bool:
+    """Double opt-in: parties learn who is behind the other side once both said interested."""
+    return principal.is_admin or principal.is_agency or sides(match).mutual
+
+
+def get(session: Session, principal: Principal, match_id: uuid.UUID) -> Row:
+    match = repository.get_match(session, match_id)
+    if match is None:
+        raise NotFound(f"No match {match_id} that you can see.")
+    offer, need = session.get(Listing, match.offer_id), session.get(Listing, match.need_id)
+    if offer is None or need is None or not can_read(principal, offer, need):
+        raise NotFound(f"No match {match_id} that you can see.")
+    return match, offer, need, offer.organization, need.organization
 
 
 def for_listing(
@@ -21,15 +58,146 @@ def for_listing(
     rule: str | None,
     limit: int,
     offset: int,
-) -> tuple[list[tuple[Match, Listing]], int]:
-    """The caller's view of a listing's matches: only counterparts the caller may see."""
+) -> tuple[list[MatchRead], int]:
+    """One listing's ranked matches, with only the counterparts the caller may see."""
     listing = listings.get(session, principal, listing_id)
-    matches = repository.page_for_listing(
+    found = repository.page_for_listing(
         session, listing, min_score=min_score, max_distance_km=max_distance_km, rule=rule
     )
-    visible = []
-    for match in matches:
+    visible: list[tuple[Match, Listing]] = []
+    for match in found:
         other = session.get(Listing, match.need_id if listing.kind == "offer" else match.offer_id)
         if other is not None and listings.can_see(principal, other):
             visible.append((match, other))
-    return visible[offset : offset + limit], len(visible)
+    page = []
+    for match, other in visible[offset : offset + limit]:
+        offer, need = (listing, other) if listing.kind == "offer" else (other, listing)
+        fields = _fields(principal, match, offer.organization, need.organization)
+        fields["listing"] = _listings(session, principal, match, [other])[0]
+        page.append(MatchRead.model_validate(fields))
+    return page, len(visible)
+
+
+def page(
+    session: Session, principal: Principal, f: MatchFilter, *, sort: str, limit: int, offset: int
+) -> tuple[list[MatchDetail], int]:
+    query = repository.match_query(principal, f)
+    total = repository.count_matches(session, query)
+    rows = session.execute(repository.ordered(query, sort).limit(limit).offset(offset)).all()
+    return [detail(session, principal, row) for row in rows], total
+
+
+def detail(session: Session, principal: Principal, row: Row) -> MatchDetail:
+    match, offer, need, offer_owner, need_owner = row
+    fields = _fields(principal, match, offer_owner, need_owner)
+    fields["offer"], fields["need"] = _listings(session, principal, match, [offer, need])
+    return MatchDetail.model_validate(fields)
+
+
+def rows_for_export(principal: Principal, f: MatchFilter, sort: str) -> Iterator[tuple[Row, bool]]:
+    """Every matching row with whether identities are open, read in chunks on a session of its own, so that
+    an export of a whole country streams without being held in memory (and outlives the request's session)."""
+    with get_session_factory()() as session:
+        query = repository.ordered(repository.match_query(principal, f), sort).execution_options(yield_per=500)
+        for row in session.execute(query):
+            yield row, identities_open(principal, row[0])
+
+
+def update(session: Session, principal: Principal, match_id: uuid.UUID, body: WorkflowUpdate) -> Row:
+    row = get(session, principal, match_id)
+    match, offer, need = row[0], row[1], row[2]
+    side = _side(principal, offer, need, body.side)
+    try:
+        moved = workflow.move(sides(match), side, body.state)
+    except workflow.TransitionRefused as exc:
+        raise Conflict(str(exc)) from None
+    before = sides(match).of(side)
+    match.offer_state, match.need_state = moved.offer, moved.need
+    match.status = workflow.status(moved)
+    if body.state == "realised":
+        match.realised_quantity, match.realised_start = body.quantity, body.start_date
+        match.realised_unit = match.impact.get("unit")
+    for owner in (offer.organization_id, need.organization_id):
+        payload = {
+            "match_id": match.id,
+            "status": match.status,
+            "offer_state": match.offer_state,
+            "need_state": match.need_state,
+            "changed_side": side,
+        }
+        webhooks.emit(session, "match.updated", owner, payload)
+    repository.add_event(
+        session,
+        MatchEvent(
+            match_id=match.id,
+            side=side,
+            organization_id=principal.organization_id,
+            from_state=before,
+            to_state=body.state,
+            reason=body.reason,
+            note=body.note,
+            quantity=body.quantity,
+            start_date=body.start_date,
+        ),
+    )
+    return row
+
+
+def events(session: Session, principal: Principal, match_id: uuid.UUID) -> Sequence[MatchEvent]:
+    get(session, principal, match_id)
+    return repository.events_of(session, match_id)
+
+
+def _side(principal: Principal, offer: Listing, need: Listing, requested: str | None) -> workflow.Side:
+    if principal.is_admin:
+        if requested not in ("offer", "need"):
+            raise InvalidField("side", "an admin says which party it acts for: offer or need")
+        return "offer" if requested == "offer" else "need"
+    if principal.owns(offer.organization_id):
+        return "offer"
+    if principal.owns(need.organization_id):
+        return "need"
+    raise Forbidden("Only the two parties (or an admin) move a match through the workflow.")
+
+
+def _fields(principal: Principal, match: Match, offer_owner: Organization, need_owner: Organization) -> dict[str, Any]:
+    names = (
+        "id",
+        "offer_id",
+        "need_id",
+        "score",
+        "rule",
+        "components",
+        "explanation",
+        "distance_km",
+        "impact",
+        "engine_version",
+        "status",
+        "offer_state",
+        "need_state",
+        "realised_quantity",
+        "realised_unit",
+        "realised_start",
+        "created_at",
+        "updated_at",
+    )
+    fields = {name: getattr(match, name) for name in names}
+    open_ = identities_open(principal, match)
+    fields["contacts"] = Contacts(offer=_contact(offer_owner), need=_contact(need_owner)) if open_ else None
+    return fields
+
+
+def _listings(session: Session, principal: Principal, match: Match, shown: list[Listing]) -> list[Any]:
+    revealed = frozenset(x.id for x in shown) if identities_open(principal, match) else frozenset()
+    return list(listings.to_read(session, principal, shown, revealed=revealed))
+
+
+def _contact(owner: Organization) -> ContactRead:
+    contact = owner.contact or {}
+    return ContactRead(
+        organization_id=owner.id,
+        name=owner.name,
+        person=contact.get("person"),
+        email=contact.get("email"),
+        phone=contact.get("phone"),
+    )

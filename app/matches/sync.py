@@ -1,7 +1,7 @@
 """Keeps the stored matches equal to what the engine computes: on every listing write, and in a full rebuild."""
 
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -10,6 +10,7 @@ from app.listings.models import Listing
 from app.matches import adapter, repository
 from app.matches.engine import get_engine
 from app.matches.models import Match
+from app.webhooks import service as webhooks
 from matching.engine import Index
 from matching.records import Candidate, Profile
 
@@ -41,7 +42,9 @@ def refresh(session: Session, listing: Listing) -> None:
     others = repository.sharing_concepts(session, listing, list(profile.concepts))
     stored = repository.concepts_of(session, [other.id for other in others])
     pool = [adapter.profile(other, stored[other.id]) for other in others]
-    _sync(session, repository.matches_of(session, listing.id), engine.candidates(profile, pool), engine.version_)
+    owners = {x.id: x.organization_id for x in (listing, *others)}
+    candidates = engine.candidates(profile, pool)
+    _sync(session, repository.matches_of(session, listing.id), candidates, engine.version_, owners)
 
 
 def forget(session: Session, listing: Listing) -> None:
@@ -71,7 +74,8 @@ def rebuild(session: Session, progress: Progress | None = None) -> RebuildReport
         if progress and (done % 200 == 0 or done == len(offers)):
             progress("matching offers", done, len(offers))
     existing = repository.all_matches(session)
-    added, changed, removed = _sync(session, existing, candidates, engine.version_)
+    owners = {row.id: row.organization_id for row in rows}
+    added, changed, removed = _sync(session, existing, candidates, engine.version_, owners)
     return RebuildReport(len(rows), len(candidates), added, changed, removed)
 
 
@@ -96,8 +100,10 @@ def _sync(
     existing: dict[tuple[uuid.UUID, uuid.UUID], Match],
     candidates: Iterable[Candidate],
     version: str,
+    owners: Mapping[uuid.UUID, uuid.UUID],
 ) -> tuple[int, int, int]:
-    """Makes the stored rows equal to the candidates; a pair that stays keeps its id and creation time."""
+    """Makes the stored rows equal to the candidates; a pair that stays keeps its id and creation time.
+    Each new pair is announced to both owners' match.created subscriptions (in this transaction's outbox)."""
     added = changed = 0
     seen = set()
     for candidate in candidates:
@@ -107,10 +113,29 @@ def _sync(
         if key in existing:
             changed += adapter.apply(existing[key], values)
         else:
-            session.add(Match(offer_id=key[0], need_id=key[1], **values))
+            match = Match(id=uuid.uuid4(), offer_id=key[0], need_id=key[1], **values)
+            session.add(match)
+            _announce(session, match, owners)
             added += 1
-    stale = [match for key, match in existing.items() if key not in seen]
+    # A pair the engine no longer proposes goes, unless a party already acted on it: that history stays.
+    stale = [
+        match
+        for key, match in existing.items()
+        if key not in seen and match.status == "proposed" and match.offer_state == match.need_state == "proposed"
+    ]
     for match in stale:
         session.delete(match)
     session.flush()
     return added, changed, len(stale)
+
+
+def _announce(session: Session, match: Match, owners: Mapping[uuid.UUID, uuid.UUID]) -> None:
+    for own, other in ((match.offer_id, match.need_id), (match.need_id, match.offer_id)):
+        payload = {
+            "match_id": match.id,
+            "listing_id": own,
+            "counterpart_listing_id": other,
+            "score": match.score,
+            "rule": match.rule,
+        }
+        webhooks.emit(session, "match.created", owners[own], payload, score=match.score)

@@ -49,3 +49,122 @@ def pair(matcher: Engine) -> Callable[[Listing, Listing], Candidate | None]:
         return matcher.pair(offer_profile, need_profile)
 
     return judge
+
+
+# Listings written as firms write them. Tests vary them with dataclasses.replace.
+@pytest.fixture(scope="session")
+def fly_ash_offer() -> Listing:
+    return Listing(
+        id="offer-fly-ash",
+        organization_id="org-elektrocieplownia",
+        kind="offer",
+        resource_type="material",
+        title="Popiół lotny z węgla kamiennego",
+        description="Popiół lotny z elektrociepłowni opalanej węglem kamiennym, odbierany na sucho z elektrofiltrów; "
+        "strata prażenia poniżej 5 %.",
+        language="pl",
+        ewc="10 01 02",
+        legal_status="by_product",
+        quantity=20000,
+        unit="t",
+        period="year",
+        lat=50.06,
+        lon=19.94,
+    )
+
+
+@pytest.fixture(scope="session")
+def cement_need() -> Listing:
+    return Listing(
+        id="need-pozzolan",
+        organization_id="org-cementownia",
+        kind="need",
+        resource_type="material",
+        title="Pozzolanic addition for blended cement",
+        description="We are looking for a siliceous pozzolanic addition to replace part of the clinker in our "
+        "blended cements.",
+        language="en",
+        quantity=15000,
+        unit="t",
+        period="year",
+        lat=50.2,
+        lon=19.5,
+    )
+
+
+@pytest.fixture(scope="session")
+def battery_offer() -> Listing:
+    return Listing(
+        id="offer-batteries",
+        organization_id="org-fleet",
+        kind="offer",
+        resource_type="material",
+        title="Used lead-acid batteries",
+        description="Spent starter batteries from a vehicle fleet, stored on acid-proof pallets.",
+        language="en",
+        ewc="16 06 01",
+        hazardous=True,
+        legal_status="waste",
+        quantity=40,
+        unit="t",
+        period="year",
+        lat=50.06,
+        lon=19.94,
+    )
+
+
+@pytest.fixture(scope="session")
+def smelter_need() -> Listing:
+    return Listing(
+        id="need-lead-scrap",
+        organization_id="org-smelter",
+        kind="need",
+        resource_type="material",
+        title="Lead-acid batteries and lead scrap wanted",
+        description="Secondary lead smelter buys battery scrap for smelting.",
+        language="en",
+        quantity=5000,
+        unit="t",
+        period="year",
+        lat=50.3,
+        lon=18.9,
+        nace=("24.43",),
+    )
+
+
+@pytest.fixture(scope="session")
+def heat_offer() -> Listing:
+    return Listing(
+        id="offer-heat",
+        organization_id="org-compressors",
+        kind="offer",
+        resource_type="energy",
+        title="Surplus heat from compressor cooling",
+        description="Hot water from the cooling circuit of the compressor station, available all year.",
+        language="en",
+        quantity=8000,
+        unit="MWh",
+        period="year",
+        properties={"temperature_c": 90},
+        lat=50.060,
+        lon=19.940,
+    )
+
+
+@pytest.fixture(scope="session")
+def district_heating_need() -> Listing:
+    return Listing(
+        id="need-district-heat",
+        organization_id="org-heating-company",
+        kind="need",
+        resource_type="energy",
+        title="Ciepło odpadowe do sieci ciepłowniczej",
+        description="Miejskie przedsiębiorstwo ciepłownicze przyjmie ciepło odpadowe do sieci.",
+        language="pl",
+        quantity=20000,
+        unit="MWh",
+        period="year",
+        properties={"min_temperature_c": 70},
+        lat=50.061,
+        lon=19.942,
+    )

@@ -1,0 +1,212 @@
+"""Candidate generation: who may be paired at all, and how far an exchange may travel."""
+
+from collections.abc import Callable
+from dataclasses import replace
+
+import pytest
+
+from matching import blocking
+from matching.blocking import ConceptIndex, Shared, haversine_km, shared_concepts
+from matching.engine import Engine, Index
+from matching.evaluation import CaseFile
+from matching.knowledge import Knowledge
+from matching.records import Candidate, Evidence, Listing, Profile
+
+Judge = Callable[[Listing, Listing], Candidate | None]
+
+
+def _distance(a: Listing, b: Listing) -> float:
+    assert a.lat is not None and a.lon is not None and b.lat is not None and b.lon is not None
+    return haversine_km(a.lat, a.lon, b.lat, b.lon)
+
+
+def _profile(listing_id: str, kind: str, *concepts: str, organization: str = "org") -> Profile:
+    listing = Listing(id=listing_id, organization_id=organization, kind=kind, resource_type="material", title="x")
+    return Profile(listing, {c: Evidence(1.0, "code") for c in concepts})
+
+
+def test_the_reference_pair_is_a_candidate(pair: Judge, fly_ash_offer: Listing, cement_need: Listing) -> None:
+    """The baseline the exclusions below depart from: without the changed field, the pair is proposed."""
+    assert pair(fly_ash_offer, cement_need) is not None
+
+
+def test_offer_and_need_of_one_organisation_are_never_paired(
+    pair: Judge, matcher: Engine, fly_ash_offer: Listing, cement_need: Listing
+) -> None:
+    own_need = replace(cement_need, organization_id=fly_ash_offer.organization_id)
+    assert pair(fly_ash_offer, own_need) is None
+    index = matcher.index([fly_ash_offer, own_need, replace(cement_need, id="need-other-firm")])
+    assert [c.need_id for c in index.candidates(fly_ash_offer.id)] == ["need-other-firm"]
+    assert index.candidates(own_need.id) == []
+
+
+def test_no_candidate_in_the_case_file_pairs_one_organisation_or_one_kind(case: CaseFile, case_index: Index) -> None:
+    by_id = {listing.id: listing for listing in case.listings}
+    seen = 0
+    for listing in case.listings:
+        for candidate in case_index.candidates(listing.id):
+            offer, need = by_id[candidate.offer_id], by_id[candidate.need_id]
+            assert listing.id in (offer.id, need.id)
+            assert (offer.kind, need.kind) == ("offer", "need")
+            assert offer.organization_id != need.organization_id
+            assert offer.resource_type == need.resource_type
+            seen += 1
+    assert seen > len(case.listings)
+
+
+def test_listings_of_the_same_kind_are_never_paired(pair: Judge, fly_ash_offer: Listing, cement_need: Listing) -> None:
+    other_offer = replace(fly_ash_offer, id="offer-2", organization_id="org-2")
+    assert pair(fly_ash_offer, other_offer) is None
+    as_offer = replace(cement_need, kind="offer")
+    assert pair(fly_ash_offer, as_offer) is None
+    assert pair(replace(fly_ash_offer, kind="need"), cement_need) is None
+
+
+def test_different_resource_types_are_never_paired(pair: Judge, fly_ash_offer: Listing, cement_need: Listing) -> None:
+    assert pair(fly_ash_offer, replace(cement_need, resource_type="water")) is None
+
+
+def test_compatible_checks_kind_order_resource_type_and_owner() -> None:
+    offer, need = _profile("o", "offer", "ewc:10 01 02", organization="a"), _profile("n", "need", organization="b")
+    assert blocking.compatible(offer, need)
+    assert not blocking.compatible(need, offer)
+    assert not blocking.compatible(offer, _profile("n", "need", organization="a"))
+    assert not blocking.compatible(offer, _profile("o2", "offer", organization="b"))
+
+
+@pytest.mark.parametrize("side", ["need", "offer"])
+def test_a_stated_max_distance_excludes_what_lies_beyond_it(
+    pair: Judge, fly_ash_offer: Listing, cement_need: Listing, side: str
+) -> None:
+    km = _distance(fly_ash_offer, cement_need)
+
+    def limited(limit: float) -> Candidate | None:
+        if side == "need":
+            return pair(fly_ash_offer, replace(cement_need, max_distance_km=limit))
+        return pair(replace(fly_ash_offer, max_distance_km=limit), cement_need)
+
+    assert limited(km * 0.9) is None
+    found = limited(km * 1.1)
+    assert found is not None
+    assert found.distance_km == pytest.approx(km, abs=0.01)
+    reason = next(c.reason for c in found.components if c.name == "distance")
+    assert f"{km * 1.1:.0f} km" in reason
+
+
+def test_the_nearer_of_two_stated_limits_applies(pair: Judge, fly_ash_offer: Listing, cement_need: Listing) -> None:
+    km = _distance(fly_ash_offer, cement_need)
+    generous, tight = replace(fly_ash_offer, max_distance_km=km * 3), replace(cement_need, max_distance_km=km * 0.5)
+    assert pair(generous, tight) is None
+    assert pair(replace(generous, max_distance_km=km * 0.5), replace(tight, max_distance_km=km * 3)) is None
+
+
+def test_without_stated_limits_the_routes_distance_applies(
+    pair: Judge, knowledge: Knowledge, fly_ash_offer: Listing, cement_need: Listing
+) -> None:
+    route_km = knowledge.routes["coal-fly-ash-to-cement"].max_distance_km
+    assert route_km is not None
+    far_need = replace(cement_need, lat=(cement_need.lat or 0) + 3.2)
+    assert _distance(fly_ash_offer, far_need) > route_km
+    assert pair(fly_ash_offer, far_need) is None
+    near_need = replace(cement_need, lat=(cement_need.lat or 0) + 2.0)
+    assert _distance(fly_ash_offer, near_need) < route_km
+    assert pair(fly_ash_offer, near_need) is not None
+
+
+def test_a_missing_location_is_not_a_reason_to_exclude(
+    pair: Judge, fly_ash_offer: Listing, cement_need: Listing
+) -> None:
+    found = pair(fly_ash_offer, replace(cement_need, lat=None, lon=None, max_distance_km=1))
+    assert found is not None
+    assert found.distance_km is None
+    assert next(c.level for c in found.components if c.name == "distance") == "unknown"
+
+
+def test_haversine_distances() -> None:
+    krakow, warszawa = (50.0614, 19.9366), (52.2297, 21.0122)
+    assert haversine_km(*krakow, *warszawa) == pytest.approx(252, abs=3)
+    assert haversine_km(*krakow, *warszawa) == pytest.approx(haversine_km(*warszawa, *krakow))
+    assert haversine_km(*krakow, *krakow) == 0.0
+    assert haversine_km(0, 0, 0, 1) == pytest.approx(111.2, abs=0.1)
+
+
+def test_distance_limit_prefers_stated_then_route_then_typical() -> None:
+    steel = _profile("o", "offer", "ewc:17 04 05", organization="a")
+    offer, need = (
+        replace(steel, listing=replace(steel.listing, ewc="17 04 05")),
+        _profile("n", "need", organization="b"),
+    )
+    assert blocking.distance_limit_km(offer, need, None) == blocking.FAR_KM  # metals travel far
+    assert blocking.distance_limit_km(offer, need, 120.0) == 120.0
+    stated = replace(need, listing=replace(need.listing, max_distance_km=40.0))
+    assert blocking.distance_limit_km(offer, stated, 120.0) == 40.0
+
+
+def test_typical_distance_follows_what_travels() -> None:
+    heat = Profile(
+        Listing(id="h", organization_id="a", kind="offer", resource_type="energy", title="heat"),
+        {"stream:heat_low": Evidence(1.0, "text")},
+    )
+    assert blocking.typical_distance_km(heat) == blocking.STREAM_DISTANCE_KM["heat_low"]
+    ash = replace(heat, listing=replace(heat.listing, resource_type="material", ewc="10 01 02"), concepts={})
+    assert blocking.typical_distance_km(ash) == blocking.NEAR_KM
+    assert blocking.typical_distance_km(ash) < blocking.typical_distance_km(
+        replace(ash, listing=replace(ash.listing, ewc="17 04 05"))
+    )
+
+
+def test_shared_concepts_are_strongest_first_and_name_their_rule() -> None:
+    offer = Profile(
+        _profile("o", "offer").listing,
+        {
+            "ewc:10 01 02": Evidence(1.0, "code"),
+            "sub:10 01": Evidence(0.5, "code"),
+            "route:coal-fly-ash-to-cement": Evidence(1.0, "code"),
+        },
+    )
+    need = Profile(
+        _profile("n", "need", organization="b").listing,
+        {
+            "sub:10 01": Evidence(0.4, "text"),
+            "route:coal-fly-ash-to-cement": Evidence(0.9, "text"),
+            "stream:heat_low": Evidence(1.0, "text"),
+        },
+    )
+    shared = shared_concepts(offer, need)
+    assert [s.concept for s in shared] == ["route:coal-fly-ash-to-cement", "sub:10 01"]
+    assert [s.strength for s in shared] == sorted((s.strength for s in shared), reverse=True)
+    assert shared[0].strength == pytest.approx(1.0 * 0.9 * blocking.CONCEPT_STRENGTH["route"])
+    assert [s.rule for s in shared] == ["knowledge_route", "code_proximity"]
+
+
+@pytest.mark.parametrize(
+    ("concept", "offer_source", "need_source", "rule"),
+    [
+        ("ewc:10 01 02", "code", "code", "same_code"),
+        ("ewc:10 01 02", "code", "text", "text_neighbour"),
+        ("sub:10 01", "code", "code", "code_proximity"),
+        ("stream:heat_low", "property", "text", "same_stream"),
+        ("route:r", "code", "text", "knowledge_route"),
+        ("route:r", "code", "activity", "activity_route"),
+    ],
+)
+def test_shared_concept_rule(concept: str, offer_source: str, need_source: str, rule: str) -> None:
+    assert Shared(concept, 1.0, Evidence(1.0, offer_source), Evidence(1.0, need_source)).rule == rule
+
+
+def test_concept_index_finds_opposite_kinds_sharing_a_concept_and_forgets_removed_ones() -> None:
+    index = ConceptIndex()
+    offer = _profile("o", "offer", "ewc:10 01 02", "sub:10 01")
+    index.add(offer)
+    index.add(_profile("n1", "need", "sub:10 01"))
+    index.add(_profile("n2", "need", "ewc:03 01 05"))
+    index.add(_profile("o2", "offer", "ewc:10 01 02"))
+    assert index.sharing(offer) == {"n1"}
+    assert len(index) == 4
+    index.add(_profile("n1", "need", "ewc:03 01 05"))  # re-adding replaces the old concepts
+    assert index.sharing(offer) == set()
+    index.add(_profile("n2", "need", "ewc:10 01 02"))
+    index.remove("n1")
+    index.remove("never-added")
+    assert index.sharing(offer) == {"n2"}
+    assert len(index) == 3
