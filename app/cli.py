@@ -1,4 +1,4 @@
-"""The `symbioza` command: serve, migrate, seed, keys, match, evaluate, import, import-taxonomy."""
+"""The `symbioza` command: serve, migrate, seed, keys, match, evaluate, import, import-taxonomy, bench."""
 
 import argparse
 import sys
@@ -237,6 +237,10 @@ def build_parser() -> argparse.ArgumentParser:
     importer.add_argument("catalogue", choices=("ewc",))
     importer.add_argument("file", type=Path)
     importer.set_defaults(handler=_import_taxonomy)
+
+    from app.bench.commands import add_bench
+
+    add_bench(commands)
     return parser
 
 

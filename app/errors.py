@@ -6,9 +6,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
+RETRY_AFTER_SECONDS = 5  # told to clients when the database cannot be reached
 logger = logging.getLogger("symbioza")
 
 
@@ -20,6 +24,7 @@ class SymbiozaError(Exception):
         super().__init__(detail)
         self.detail = detail
         self.errors = errors or []
+        self.headers: dict[str, str] = {}
 
 
 class BadRequest(SymbiozaError):
@@ -52,6 +57,20 @@ class PreconditionFailed(SymbiozaError):
     title = "Precondition failed"
 
 
+class PreconditionRequired(SymbiozaError):
+    status = 428
+    title = "Precondition required"
+
+
+class TooManyRequests(SymbiozaError):
+    status = 429
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
 class ValidationFailed(SymbiozaError):
     """Values that are wrong for this service; each error names its field."""
 
@@ -75,6 +94,9 @@ def problem(status: int, title: str, detail: str, request: Request, **extra: Any
         "detail": detail,
         "instance": request.url.path,
     }
+    request_id = getattr(request.state, "request_id", None)  # set by app.middleware.RequestContext
+    if request_id:
+        body["request_id"] = request_id  # quote it when reporting a problem: it finds the request in the logs
     body.update(extra)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
@@ -90,11 +112,45 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
     return [{"field": _field_name(tuple(e["loc"])), "message": e["msg"], "in": str(e["loc"][0])} for e in exc.errors()]
 
 
+def database_unavailable(exc: BaseException) -> bool:
+    """The database is down, restarting, refusing or dropping connections, or every pooled connection is busy:
+    not the request's fault, and worth a retry. (SQL errors that are the code's fault are not this.)"""
+    if isinstance(exc, OperationalError | PoolTimeout):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+def unavailable(request: Request) -> JSONResponse:
+    """503 with Retry-After; the body says nothing of the statement or the driver's message."""
+    detail = "The database cannot be reached just now. Try again shortly."
+    response = problem(503, "Service unavailable", detail, request)
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def unexpected(request: Request, exc: Exception) -> JSONResponse:
+    """The answer to an exception nothing else handled (also written by app.middleware.RequestContext)."""
+    if database_unavailable(exc):
+        logger.warning("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        return unavailable(request)
+    logger.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem(500, "Internal server error", "The server failed to handle this request.", request)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(SymbiozaError)
     async def _domain(request: Request, exc: SymbiozaError) -> JSONResponse:
         extra = {"errors": exc.errors} if exc.errors else {}
-        return problem(exc.status, exc.title, exc.detail, request, **extra)
+        response = problem(exc.status, exc.title, exc.detail, request, **extra)
+        response.headers.update(exc.headers)
+        return response
+
+    @app.exception_handler(StaleDataError)
+    async def _stale(request: Request, exc: StaleDataError) -> JSONResponse:
+        # A versioned row (listing, match) changed between reading it and writing it: a concurrent write won.
+        detail = "Someone else changed this meanwhile; read it again (for its new ETag) and retry."
+        errors = [{"field": "If-Match", "message": "not current any more"}]
+        return problem(412, "Precondition failed", detail, request, errors=errors)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -110,7 +166,10 @@ def install_error_handlers(app: FastAPI) -> None:
             response.headers.update(exc.headers)
         return response
 
-    @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        logger.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem(500, "Internal server error", "The server failed to handle this request.", request)
+        return unexpected(request, exc)
+
+    # Database errors are answered inside the app; the catch-all also sees those raised in a middleware.
+    app.add_exception_handler(DBAPIError, _unexpected)
+    app.add_exception_handler(PoolTimeout, _unexpected)
+    app.add_exception_handler(Exception, _unexpected)

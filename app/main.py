@@ -3,18 +3,27 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from app.auth.ratelimit import RateLimiter
 from app.auth.router import router as auth_router
 from app.auth.service import ensure_bootstrap_admin
 from app.config import get_settings
 from app.db import get_engine, session_scope
-from app.errors import install_error_handlers
+from app.deps import replay_response
+from app.errors import install_error_handlers, unavailable
+from app.idempotency.service import Replay
+from app.inputs import reject_nul_characters
+from app.limits import BodySizeLimit
+from app.listings import bulk
 from app.listings.router import router as listings_router
+from app.logs import configure as configure_logs
 from app.matches.engine import get_engine as get_matching_engine
 from app.matches.router import router as matches_router
+from app.middleware import install_middleware
+from app.openapi import install_openapi
 from app.organizations.router import router as organizations_router
 from app.regions.router import router as regions_router
 from app.taxonomy.router import router as taxonomy_router
@@ -44,7 +53,13 @@ def create_app() -> FastAPI:
         lifespan=_lifespan,
     )
     install_error_handlers(app)
-    api = APIRouter(prefix=API_PREFIX)
+    settings = get_settings()
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)  # per process: see app/auth/ratelimit.py
+    app.add_exception_handler(Replay, replay_response)  # a retried POST with an Idempotency-Key
+    bulk_path = f"{API_PREFIX}/listings/bulk"  # the bulk upload keeps its own, larger limit
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, ceilings={bulk_path: bulk.MAX_BYTES})
+    install_openapi(app, API_PREFIX)  # documents every error response as problem+json
+    api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(reject_nul_characters)])
     for router in (
         organizations_router,
         auth_router,
@@ -62,21 +77,14 @@ def create_app() -> FastAPI:
         return {"status": "ok"}
 
     @app.get("/ready", tags=["operations"], responses={503: {"description": "The database cannot be reached"}})
-    def ready() -> JSONResponse:
+    def ready(request: Request) -> JSONResponse:
         try:
             with get_engine().connect() as connection:
                 connection.execute(text("SELECT 1"))
         except Exception:
-            return JSONResponse(
-                {
-                    "type": "about:blank",
-                    "title": "Service unavailable",
-                    "status": 503,
-                    "detail": "The database cannot be reached.",
-                },
-                status_code=503,
-                media_type="application/problem+json",
-            )
+            return unavailable(request)  # 503 problem with Retry-After
         return JSONResponse({"status": "ready"})
 
+    configure_logs()  # JSON lines on stderr
+    install_middleware(app, settings, API_PREFIX)  # last, so outermost: request id and headers on every answer
     return app

@@ -2,6 +2,7 @@
 
 from app.auth.models import ApiKey
 from app.db import Base
+from app.idempotency.models import IdempotencyKey
 from app.listings.models import Listing
 from app.matches.models import ListingConcept, Match, MatchEvent
 from app.organizations.models import Organization
@@ -12,6 +13,7 @@ __all__ = [
     "ApiKey",
     "Base",
     "EwcCode",
+    "IdempotencyKey",
     "Listing",
     "ListingConcept",
     "Match",

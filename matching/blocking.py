@@ -5,10 +5,15 @@ filters: opposite kinds, the same resource type, different organizations, and a 
 """
 
 import math
-from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
+from typing import Any
 
-from matching.records import Evidence, Profile
+import numpy as np
+
+from matching.impact import BASE_UNIT, annual_rate
+from matching.records import RESOURCE_TYPES, Evidence, Profile
 
 # How much sharing each kind of concept says about material compatibility.
 CONCEPT_STRENGTH = {"ewc": 1.0, "route": 0.95, "stream": 0.9, "sub": 0.55}
@@ -129,32 +134,230 @@ def compatible(offer: Profile, need: Profile) -> bool:
     )
 
 
-class ConceptIndex:
-    """An inverted index from concepts to the listings that point at them, one per kind."""
+class _Posting:
+    """The rows that point at one concept and the weight of each, in a growing array (order does not matter)."""
+
+    __slots__ = ("rows", "size", "weights")
 
     def __init__(self) -> None:
-        self._postings: dict[tuple[str, str], set[str]] = defaultdict(set)
-        self._concepts: dict[str, tuple[str, frozenset[str]]] = {}
+        self.rows = np.empty(4, dtype=np.int64)
+        self.weights = np.empty(4)
+        self.size = 0
+
+    def append(self, row: int, weight: float) -> None:
+        if self.size == len(self.rows):
+            self.rows = np.resize(self.rows, 2 * self.size)
+            self.weights = np.resize(self.weights, 2 * self.size)
+        self.rows[self.size], self.weights[self.size] = row, weight
+        self.size += 1
+
+    def discard(self, row: int) -> None:
+        found = np.flatnonzero(self.rows[: self.size] == row)
+        if found.size:
+            last = self.size - 1
+            self.rows[found[0]], self.weights[found[0]] = self.rows[last], self.weights[last]
+            self.size = last
+
+
+# Per-row facts the hard filters and the score bounds read, as growing numpy columns (see _features).
+_COLUMNS: dict[str, tuple[type, float | int | bool]] = {
+    "kind": (np.int8, -1),
+    "resource": (np.int8, -1),
+    "owner": (np.int64, -1),
+    "lat": (np.float64, 0.0),
+    "lon": (np.float64, 0.0),
+    "located": (np.bool_, False),
+    "stated_km": (np.float64, np.nan),
+    "typical_km": (np.float64, np.nan),
+    "route_km": (np.float64, 0.0),
+    "annual": (np.float64, np.nan),
+    "unit": (np.int16, -1),
+    "start": (np.int64, 0),
+    "end": (np.int64, 0),
+    "hazardous": (np.bool_, False),
+    "accepts_hazardous": (np.bool_, False),
+    "norm2": (np.float64, 0.0),
+}
+KINDS = ("offer", "need")
+NO_START, NO_END = date.min.toordinal(), date.max.toordinal()
+# The vectorised bounds may differ from the exact per-pair arithmetic in the last bits; nothing is dropped on a
+# difference that small.
+TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True)
+class Reach:
+    """Listings of the opposite kind that share a concept with one listing and pass the vectorised hard filters
+    (resource type, owner, distance, availability, hazard), with the comparison values known before scoring:
+    material and text exactly, distance and quantity as upper bounds. Arrays are aligned with `ids`."""
+
+    ids: list[str]
+    material: np.ndarray
+    text: np.ndarray
+    distance: np.ndarray
+    quantity: np.ndarray
+
+
+class ConceptIndex:
+    """An inverted index from (kind, concept) to the listings that point at it, with columns for vectorised filters.
+
+    Each listing has a row; postings hold row numbers and concept weights in numpy arrays, so that the listings
+    sharing a concept with a query are gathered, grouped and filtered with a few array operations instead of
+    set unions and a Python call per pair. `route_km` gives the distance limit of each route (for the bound
+    on how far a pair may be apart when neither party states one).
+    """
+
+    def __init__(self, route_km: Mapping[str, float | None] | None = None) -> None:
+        self._route_km = {f"route:{r}": km for r, km in (route_km or {}).items() if km}
+        self._postings: dict[tuple[int, str], _Posting] = {}
+        self._rows: dict[str, int] = {}
+        self._ids: list[str | None] = []
+        self._weights: list[dict[str, float]] = []  # row -> its concepts and weights, to take it out again
+        self._free: list[int] = []
+        self._owners: dict[str, int] = {}
+        self._columns: dict[str, np.ndarray] = {
+            name: np.full(16, fill, dtype=d) for name, (d, fill) in _COLUMNS.items()
+        }
 
     def add(self, profile: Profile) -> None:
         self.remove(profile.listing.id)
-        kind = profile.listing.kind
-        self._concepts[profile.listing.id] = (kind, frozenset(profile.concepts))
-        for concept in profile.concepts:
-            self._postings[(kind, concept)].add(profile.listing.id)
+        row = self._free.pop() if self._free else len(self._ids)
+        if row == len(self._ids):
+            self._ids.append(None)
+            self._weights.append({})
+        if row >= len(self._columns["kind"]):
+            self._columns = {name: _grown(name, column, 2 * row) for name, column in self._columns.items()}
+        for name, value in self._features(profile).items():
+            self._columns[name][row] = value
+        kind = KINDS.index(profile.listing.kind)
+        weights = {concept: evidence.weight for concept, evidence in profile.concepts.items()}
+        for concept, weight in weights.items():
+            self._postings.setdefault((kind, concept), _Posting()).append(row, weight)
+        self._ids[row], self._weights[row] = profile.listing.id, weights
+        self._rows[profile.listing.id] = row
 
     def remove(self, listing_id: str) -> None:
-        kind, concepts = self._concepts.pop(listing_id, ("", frozenset()))
-        for concept in concepts:
-            self._postings[(kind, concept)].discard(listing_id)
+        row = self._rows.pop(listing_id, None)
+        if row is None:
+            return
+        kind = int(self._columns["kind"][row])
+        for concept in self._weights[row]:
+            self._postings[(kind, concept)].discard(row)
+        self._ids[row], self._weights[row] = None, {}
+        self._free.append(row)
 
     def sharing(self, profile: Profile) -> set[str]:
         """Listings of the opposite kind that share at least one concept with this one."""
-        other = "need" if profile.listing.kind == "offer" else "offer"
-        found: set[str] = set()
-        for concept in profile.concepts:
-            found |= self._postings.get((other, concept), set())
-        return found
+        rows, _, _ = self._gather(profile)
+        return {self._id(row) for row in rows}
+
+    def reach(self, profile: Profile) -> Reach:
+        """See Reach. Never leaves out a pair the exact comparisons would keep: where the exact limit depends on
+        the pair's route, the largest limit any shared route allows is used."""
+        rows, dot, strength = self._gather(profile)
+        me, col = self._features(profile), {name: column[rows] for name, column in self._columns.items()}
+        keep = (col["resource"] == me["resource"]) & (col["owner"] != me["owner"])
+        keep &= np.maximum(col["start"], me["start"]) <= np.minimum(col["end"], me["end"])
+        is_offer = profile.listing.kind == "offer"
+        if is_offer and me["hazardous"]:
+            keep &= col["accepts_hazardous"]
+        if not is_offer and not me["accepts_hazardous"]:
+            keep &= ~col["hazardous"]
+        km = _haversine_km(me["lat"], me["lon"], col["lat"], col["lon"])
+        located = col["located"] & me["located"]
+        stated = np.fmin(col["stated_km"], me["stated_km"])
+        typical = me["typical_km"] if is_offer else col["typical_km"]
+        limit = np.where(np.isnan(stated), np.maximum(me["route_km"], typical), stated)
+        keep &= ~located | (km <= limit * (1 + TOLERANCE))
+        distance = np.where(located, np.maximum(0.0, 1.0 - (np.where(located, km, 0.0) / limit) ** 1.5), 0.5)
+        norm = np.sqrt(me["norm2"] * col["norm2"])
+        text = np.divide(dot, norm, out=np.zeros_like(dot), where=norm > 0)
+        quantity = _quantity_value(me["annual"], me["unit"], col["annual"], col["unit"])
+        kept = np.flatnonzero(keep)
+        return Reach(
+            [self._id(row) for row in rows[kept]],
+            strength[kept],
+            text[kept],
+            distance[kept],
+            quantity[kept],
+        )
 
     def __len__(self) -> int:
-        return len(self._concepts)
+        return len(self._rows)
+
+    def _id(self, row: int) -> str:
+        listing_id = self._ids[row]
+        assert listing_id is not None, "postings hold only live rows"
+        return listing_id
+
+    def _gather(self, profile: Profile) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Rows of the opposite kind sharing a concept; per row the dot product of the concept weights and the
+        strongest shared concept's strength (as shared_concepts computes it)."""
+        other = 1 - KINDS.index(profile.listing.kind)
+        rows, products, strengths = [], [], []
+        for concept, evidence in profile.concepts.items():
+            posting = self._postings.get((other, concept))
+            if posting is None or not posting.size:
+                continue
+            product = evidence.weight * posting.weights[: posting.size]
+            rows.append(posting.rows[: posting.size])
+            products.append(product)
+            strengths.append(product * CONCEPT_STRENGTH[concept.split(":", 1)[0]])
+        if not rows:
+            return np.empty(0, dtype=np.int64), np.empty(0), np.empty(0)
+        all_rows = np.concatenate(rows)
+        order = np.argsort(all_rows, kind="stable")
+        all_rows = all_rows[order]
+        starts = np.flatnonzero(np.r_[True, all_rows[1:] != all_rows[:-1]])
+        dot = np.add.reduceat(np.concatenate(products)[order], starts)
+        strength = np.maximum.reduceat(np.concatenate(strengths)[order], starts)
+        return all_rows[starts], dot, strength
+
+    def _features(self, profile: Profile) -> dict[str, Any]:
+        listing = profile.listing
+        located = listing.lat is not None and listing.lon is not None
+        rate = annual_rate(listing)
+        accepts = listing.hazardous or bool(listing.properties.get("accepts_hazardous"))
+        route_kms = [km for concept in profile.concepts if (km := self._route_km.get(concept))]
+        return {
+            "kind": KINDS.index(listing.kind),
+            "resource": RESOURCE_TYPES.index(listing.resource_type),
+            "owner": self._owners.setdefault(listing.organization_id, len(self._owners)),
+            "lat": math.radians(listing.lat) if listing.lat is not None and located else 0.0,
+            "lon": math.radians(listing.lon) if listing.lon is not None and located else 0.0,
+            "located": located,
+            "stated_km": listing.max_distance_km or np.nan,
+            "typical_km": typical_distance_km(profile) if listing.kind == "offer" else np.nan,
+            "route_km": max(route_kms, default=0.0),
+            "annual": rate[0] if rate else np.nan,
+            "unit": UNIT_CODES[rate[1]] if rate else -1,
+            "start": listing.available_from.toordinal() if listing.available_from else NO_START,
+            "end": listing.available_until.toordinal() if listing.available_until else NO_END,
+            "hazardous": listing.hazardous,
+            "accepts_hazardous": accepts,
+            "norm2": sum(e.weight**2 for e in profile.concepts.values()),
+        }
+
+
+UNIT_CODES = {unit: i for i, unit in enumerate(sorted({base for base, _ in BASE_UNIT.values()}))}
+
+
+def _grown(name: str, column: np.ndarray, size: int) -> np.ndarray:
+    dtype, fill = _COLUMNS[name]
+    grown: np.ndarray = np.full(size, fill, dtype=dtype)
+    grown[: len(column)] = column
+    return grown
+
+
+def _haversine_km(lat: float, lon: float, lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
+    """haversine_km of one point (in radians) against many, the same formula in numpy."""
+    a = np.sin((lats - lat) / 2) ** 2 + math.cos(lat) * np.cos(lats) * np.sin((lons - lon) / 2) ** 2
+    return np.asarray(2 * 6371.0 * np.arcsin(np.sqrt(np.minimum(1.0, a))))
+
+
+def _quantity_value(annual: float, unit: int, annuals: np.ndarray, units: np.ndarray) -> np.ndarray:
+    """comparisons.quantity's value for each pair: 0.5 when not comparable, 0 when a side states zero."""
+    comparable = (units == unit) & (unit >= 0) & ~np.isnan(annuals) & (not math.isnan(annual))
+    low, high = np.minimum(annuals, annual), np.maximum(annuals, annual)
+    ratio = np.divide(low, high, out=np.zeros_like(annuals), where=comparable & (high > 0) & (low > 0))
+    return np.where(comparable, np.sqrt(ratio), 0.5)

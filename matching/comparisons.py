@@ -66,7 +66,7 @@ def text(pair: Pair) -> Outcome:
     """Overlap of the two concept profiles (cosine): how much the descriptions say the same, in any language."""
     a, b = pair.offer.concepts, pair.need.concepts
     dot = sum(a[c].weight * b[c].weight for c in a.keys() & b.keys())
-    norm = (sum(e.weight**2 for e in a.values()) * sum(e.weight**2 for e in b.values())) ** 0.5
+    norm = (pair.offer.sum_of_squares * pair.need.sum_of_squares) ** 0.5
     value = dot / norm if norm else 0.0
     shared = [s.concept for s in pair.shared[:3]]
     words = "; ".join(pair.label(c) for c in shared)
@@ -130,7 +130,9 @@ def quality(pair: Pair) -> Outcome:
     offer, need = pair.offer.listing.properties, pair.need.listing.properties
     met, unknown = [], []
     for limit_key, (offer_key, sense, name, unit) in LIMITS.items():
-        wanted, actual = _number(need.get(limit_key)), _number(offer.get(offer_key))
+        if limit_key not in need:
+            continue
+        wanted, actual = _number(need[limit_key]), _number(offer.get(offer_key))
         if wanted is None:
             continue
         if actual is None:

@@ -10,6 +10,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Self
 
+import numpy as np
+
 from matching import blocking, impact, ranking
 from matching.comparisons import Pair
 from matching.enrich import Enricher
@@ -20,6 +22,9 @@ from matching.scoring import RuleScorer
 from matching.taxonomy import EwcEntry, Suggestion, read_ewc_catalogue
 
 ENGINE_VERSION = "1.0"
+# Score bounds are sums of rounded parts computed in another order than the exact score: a pair is compared
+# exactly unless its bound lies this far below what it would have to reach.
+BOUND_SLACK = 1e-3
 
 
 class Engine:
@@ -62,16 +67,10 @@ class Engine:
             return None
         route = self._route(shared)
         distance = blocking.distance_between(offer, need)
-        limit = route.max_distance_km if route and route.max_distance_km else None
-        pair = Pair(
-            offer,
-            need,
-            shared,
-            distance,
-            blocking.distance_limit_km(offer, need, limit),
-            route,
-            self.knowledge,
-        )
+        limit_km = blocking.distance_limit_km(offer, need, route.max_distance_km if route else None)
+        if distance is not None and distance > limit_km:
+            return None  # what the distance comparison would say; the rest need not be computed
+        pair = Pair(offer, need, shared, distance, limit_km, route, self.knowledge)
         components = self.scorer.compare(pair)
         if components is None:
             return None
@@ -100,6 +99,25 @@ class Engine:
                 found.append(candidate)
         return ranking.rank(found, of=profile.listing.id)
 
+    def best(self, profile: Profile, pool: Sequence[Profile], bounds: np.ndarray, k: int | None) -> list[Candidate]:
+        """Like candidates(), for a pool whose score upper bounds are known (see ConceptIndex.reach): pairs that
+        cannot reach min_score are not compared, and with k, comparing stops once no pair left can enter the k
+        best. The result is the same as candidates(profile, pool)[:k]."""
+        found: list[Candidate] = []
+        floor = self.min_score
+        for i in np.argsort(-bounds, kind="stable"):
+            if bounds[i] < floor - BOUND_SLACK:
+                break  # the bounds are sorted: no pair left can reach the floor
+            other = pool[i]
+            offer, need = (profile, other) if profile.listing.kind == "offer" else (other, profile)
+            candidate = self.pair(offer, need)
+            if candidate is not None:
+                found.append(candidate)
+            if k is not None and len(found) > k:
+                found = ranking.rank(found, of=profile.listing.id, limit=k)
+                floor = max(self.min_score, found[-1].score)
+        return ranking.rank(found, of=profile.listing.id, limit=k)
+
     def index(self, listings: Iterable[Listing]) -> "Index":
         return Index(self).add_all(listings)
 
@@ -122,7 +140,7 @@ class Index:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.profiles: dict[str, Profile] = {}
-        self._concepts = blocking.ConceptIndex()
+        self._concepts = blocking.ConceptIndex({r.id: r.max_distance_km for r in engine.knowledge.routes.values()})
 
     def add_all(self, listings: Iterable[Listing]) -> Self:
         for profile in self.engine.profiles(list(listings)):
@@ -147,9 +165,12 @@ class Index:
         self._concepts.remove(listing_id)
 
     def candidates(self, listing_id: str, k: int | None = None) -> list[Candidate]:
+        """The listing's candidates, best first (the k best when k is given)."""
         profile = self.profiles[listing_id]
-        pool = (self.profiles[i] for i in sorted(self._concepts.sharing(profile)))
-        return self.engine.candidates(profile, pool)[:k]
+        reach = self._concepts.reach(profile)
+        known = {"material": reach.material, "text": reach.text, "distance": reach.distance, "quantity": reach.quantity}
+        bounds = self.engine.scorer.upper_bounds(known, len(reach.ids))
+        return self.engine.best(profile, [self.profiles[i] for i in reach.ids], bounds, k)
 
     def _put(self, profile: Profile) -> None:
         self.profiles[profile.listing.id] = profile

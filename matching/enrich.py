@@ -14,7 +14,7 @@ import numpy as np
 from matching.knowledge import Knowledge, Route
 from matching.records import Evidence, Listing, Profile
 from matching.taxonomy import CodeSuggester, EwcEntry
-from matching.text import ConceptVectoriser
+from matching.text import ConceptVectoriser, SharedAnalysis
 
 # Temperature bands, hottest first: heat can always serve a need for cooler heat.
 GAS_STREAMS = ("co2", "biogas", "hydrogen", "syngas")
@@ -59,14 +59,16 @@ class Enricher:
         known = self.knowledge.streams
         self.stream_types_ = np.array([known[s].resource_type for s in self.streams_.concepts_])
         self.gas_streams_ = np.isin(self.streams_.concepts_, GAS_STREAMS)
+        self.analysis_ = SharedAnalysis([self.suggester_.vectoriser_, self.routes_, self.streams_])
         return self
 
     def profiles(self, listings: Sequence[Listing]) -> list[Profile]:
         """Profiles for many listings at once: the text comparisons run as a few sparse products."""
         texts = [listing.text for listing in listings]
-        codes = self.suggester_.scores(texts) if texts else np.zeros((0, 0))
-        routes = self.routes_.similarity(texts) if texts else np.zeros((0, 0))
-        streams = self.streams_.similarity(texts) if texts else np.zeros((0, 0))
+        if not texts:
+            return []
+        codes, routes, streams = self.analysis_.similarities(texts)
+        self.suggester_.adjust_for_hazard(codes, texts)
         return [self._profile(listing, codes[i], routes[i], streams[i]) for i, listing in enumerate(listings)]
 
     def profile(self, listing: Listing) -> Profile:

@@ -61,6 +61,7 @@ class Knowledge:
     def __post_init__(self) -> None:
         self._by_stream: dict[str, list[Route]] = defaultdict(list)
         self._by_receiver: dict[str, list[Route]] = defaultdict(list)
+        self._by_code: dict[str, list[Route]] = {}  # filled on first use: every listing's code is looked up
         for route in self.routes.values():
             for stream in route.streams:
                 self._by_stream[stream].append(route)
@@ -79,7 +80,9 @@ class Knowledge:
         )
 
     def routes_for_code(self, code: str) -> list[Route]:
-        return [route for route in self.routes.values() if route.covers(code)]
+        if code not in self._by_code:
+            self._by_code[code] = [route for route in self.routes.values() if route.covers(code)]
+        return self._by_code[code]
 
     def routes_for_stream(self, stream: str) -> list[Route]:
         return self._by_stream.get(stream, [])

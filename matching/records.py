@@ -3,6 +3,7 @@
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from typing import Any, Literal, get_args
 
 Kind = Literal["offer", "need"]
@@ -129,3 +130,8 @@ class Profile:
     @property
     def ewc(self) -> str | None:
         return self.listing.ewc or self.suggested_ewc
+
+    @cached_property
+    def sum_of_squares(self) -> float:
+        """Of the concept weights: the text comparison's norm, computed once per profile, not once per pair."""
+        return sum(e.weight**2 for e in self.concepts.values())

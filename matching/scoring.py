@@ -2,6 +2,8 @@
 
 from collections.abc import Callable, Mapping
 
+import numpy as np
+
 from matching import comparisons
 from matching.comparisons import Outcome, Pair
 from matching.records import Comparison
@@ -54,6 +56,15 @@ class RuleScorer:
                 )
             )
         return tuple(results)
+
+    def upper_bounds(self, known: Mapping[str, np.ndarray], size: int) -> np.ndarray:
+        """The most each of `size` pairs can score, before comparing them: the comparison values already known (or
+        bounded from above) count as they are, every other comparison as its best value, 1."""
+        total = sum(self.weights.values())
+        bounds = np.zeros(size)
+        for name in COMPARISONS:
+            bounds += self.weights.get(name, 0.0) * known.get(name, np.ones(size)) / total
+        return bounds
 
     @staticmethod
     def score(components: tuple[Comparison, ...]) -> float:

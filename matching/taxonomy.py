@@ -138,12 +138,15 @@ class CodeSuggester:
 
     def scores(self, texts: Sequence[str]) -> np.ndarray:
         """texts x entries (in self.vectoriser_.concepts_ order), adjusted for what the text says of hazard."""
+        return self.adjust_for_hazard(self.vectoriser_.similarity(texts), texts)
+
+    def adjust_for_hazard(self, scores: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+        """Scales each row of similarities (in place) by what its text says of hazard."""
         from matching.text import normalise
 
-        raw = self.vectoriser_.similarity(texts)
-        for row, text in zip(raw, texts, strict=True):
+        for row, text in zip(scores, texts, strict=True):
             row *= self._hazard_factor(normalise(text))
-        return raw
+        return scores
 
     def _hazard_factor(self, text: str) -> np.ndarray:
         if _CLEAN.search(text):

@@ -7,12 +7,14 @@ Character n-grams make the look-up tolerant of Polish and Czech inflection, miss
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import Self
 
 import numpy as np
 from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+from sklearn.preprocessing import normalize
 
 # Letters that Unicode decomposition leaves alone but firms often type without.
 _FOLD = str.maketrans({"ł": "l", "Ł": "l", "ß": "ss", "ø": "o", "æ": "ae", "đ": "d"})
@@ -20,6 +22,12 @@ _NON_WORD = re.compile(r"[^0-9a-z]+")
 _WORD = re.compile(r"[0-9a-z]{3,}")
 
 
+# Enrichment reads every text with three vectorisers (codes, routes, streams), each with characters and stems:
+# remembering the last few thousand analyses does that work once per text instead of six times.
+ANALYSIS_CACHE = 4096
+
+
+@lru_cache(maxsize=ANALYSIS_CACHE)
 def normalise(text: str) -> str:
     """Lower case, no diacritics, words separated by single spaces: 'Popiół LOTNY' -> 'popiol lotny'."""
     folded = unicodedata.normalize("NFKD", text.translate(_FOLD).lower())
@@ -39,7 +47,21 @@ def strip_language(term: str) -> str:
 
 def stems(text: str) -> list[str]:
     """Words cut to five letters: enough to join 'popiołu' and 'popioły', 'gipsowy' and 'gipsowe'."""
-    return [word[:5] for word in normalise(text).split() if len(word) > 2]
+    return list(stem_grams(text))
+
+
+@lru_cache(maxsize=ANALYSIS_CACHE)
+def stem_grams(text: str) -> tuple[str, ...]:
+    return tuple(word[:5] for word in normalise(text).split() if len(word) > 2)
+
+
+_CHAR_WB = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), preprocessor=normalise).build_analyzer()
+
+
+@lru_cache(maxsize=ANALYSIS_CACHE)
+def char_grams(text: str) -> tuple[str, ...]:
+    """Character 3- to 5-grams inside the normalised words (scikit-learn's 'char_wb'), padded with a space."""
+    return tuple(_CHAR_WB(text))
 
 
 class ConceptVectoriser:
@@ -58,15 +80,11 @@ class ConceptVectoriser:
         self.concepts_ = list(terms)
         documents = [_document(terms[c]) for c in self.concepts_]
         contexts = [_document((context or {}).get(c, ())) for c in self.concepts_]
-        self.chars_ = TfidfVectorizer(
-            analyzer="char_wb",
-            ngram_range=(3, 5),
-            preprocessor=normalise,
-            sublinear_tf=True,
-            dtype=np.float32,
-        ).fit([*documents, *contexts])
-        self.words_ = TfidfVectorizer(analyzer=stems, sublinear_tf=True, dtype=np.float32).fit([*documents, *contexts])
+        corpus = [*documents, *contexts]
+        self.chars_ = TfidfVectorizer(analyzer=char_grams, sublinear_tf=True, dtype=np.float32).fit(corpus)
+        self.words_ = TfidfVectorizer(analyzer=stem_grams, sublinear_tf=True, dtype=np.float32).fit(corpus)
         self.matrix_ = self._combine(documents) + self.context_weight * self._combine(contexts)
+        self.matrix_t_ = self.matrix_.T.tocsr()
         self.stems_ = [set(stems(d)) for d in documents]
         return self
 
@@ -76,8 +94,12 @@ class ConceptVectoriser:
 
     def similarity(self, texts: Sequence[str]) -> np.ndarray:
         """texts x concepts; both feature blocks are unit length, so values lie in [0, 1 + word_weight]."""
-        query = sparse.hstack([self.chars_.transform(texts), self.words_.transform(texts)], format="csr")
-        return np.asarray((query @ self.matrix_.T).todense())
+        return self.similarity_of(self.chars_.transform(texts), self.words_.transform(texts))
+
+    def similarity_of(self, chars: sparse.csr_matrix, words: sparse.csr_matrix) -> np.ndarray:
+        """The same, from the texts' TF-IDF vectors (see SharedAnalysis)."""
+        query = sparse.hstack([chars, words], format="csr")
+        return np.asarray((query @ self.matrix_t_).todense())
 
     def top(self, text: str, k: int, min_similarity: float = 0.0) -> list[tuple[str, float]]:
         scores = self.similarity([text])[0]
@@ -88,6 +110,51 @@ class ConceptVectoriser:
         """The words of the text that the concept's terms share, for explanations."""
         vocabulary = self.stems_[self.concepts_.index(concept)]
         return tuple(sorted({w for w in normalise(text).split() if len(w) > 2 and w[:5] in vocabulary}))
+
+
+class SharedAnalysis:
+    """Similarities of a batch of texts to the concepts of several vectorisers, counting each text's terms once.
+
+    Counting n-grams is the slow part of a TF-IDF transform. The vectorisers' vocabularies are merged, the texts
+    are counted once, and each vectoriser takes its own columns and applies its own weights, exactly as its
+    TfidfVectorizer.transform would (sorted indices, sublinear tf, idf, l2 norm): the numbers are the same.
+    """
+
+    def __init__(self, vectorisers: Sequence[ConceptVectoriser]) -> None:
+        self.vectorisers = list(vectorisers)
+        self.chars_ = _MergedVocabulary([v.chars_ for v in self.vectorisers], char_grams)
+        self.words_ = _MergedVocabulary([v.words_ for v in self.vectorisers], stem_grams)
+
+    def similarities(self, texts: Sequence[str]) -> list[np.ndarray]:
+        chars, words = self.chars_.tfidf(texts), self.words_.tfidf(texts)
+        return [v.similarity_of(c, w) for v, c, w in zip(self.vectorisers, chars, words, strict=True)]
+
+
+class _MergedVocabulary:
+    def __init__(self, fitted: Sequence[TfidfVectorizer], analyzer: Callable[[str], tuple[str, ...]]) -> None:
+        merged: dict[str, int] = {}
+        for vectorizer in fitted:
+            for term in vectorizer.vocabulary_:
+                merged.setdefault(term, len(merged))
+        self.fitted = list(fitted)
+        self.counter = CountVectorizer(analyzer=analyzer, vocabulary=merged, dtype=np.float32)
+        # For each vectoriser, the merged column of each of its own columns, in its own column order.
+        self.columns = [
+            np.array([merged[t] for t in sorted(v.vocabulary_, key=v.vocabulary_.__getitem__)]) for v in fitted
+        ]
+
+    def tfidf(self, texts: Sequence[str]) -> list[sparse.csr_matrix]:
+        counts = self.counter.transform(texts)
+        found = []
+        for vectorizer, columns in zip(self.fitted, self.columns, strict=True):
+            x = sparse.csr_matrix(counts[:, columns])
+            x.sort_indices()
+            if vectorizer.sublinear_tf:
+                np.log(x.data, x.data)
+                x.data += 1.0
+            x.data *= vectorizer.idf_[x.indices]
+            found.append(normalize(x, norm=vectorizer.norm, copy=False))
+        return found
 
 
 def _document(terms: Iterable[str]) -> str:

@@ -135,6 +135,12 @@ class Api:
         assert response.status_code == 201, response.text
         return dict(response.json())
 
+    def current(self, url: str, headers: dict[str, str]) -> dict[str, str]:
+        """`headers` plus If-Match with the ETag `url` has now (as these headers read it), for a PATCH or DELETE."""
+        response = self.client.get(url, headers=headers)
+        assert response.status_code == 200, response.text
+        return headers | {"If-Match": response.headers["etag"]}
+
 
 @pytest.fixture
 def api(client: TestClient, admin_key: str) -> Api:

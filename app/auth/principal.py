@@ -30,6 +30,8 @@ class Principal:
         """An agency reads what lies in its regions: NUTS codes nest, so PL21 covers PL213."""
         return region is not None and any(region.startswith(prefix) for prefix in self.regions)
 
-    def sees_identities(self, organization_id: uuid.UUID) -> bool:
-        """Owners, agencies and admins see who stands behind an anonymous listing."""
-        return self.is_admin or self.is_agency or self.owns(organization_id)
+    def sees_identities(self, organization_id: uuid.UUID, region: str | None) -> bool:
+        """Owners, admins and agencies covering the owner's region see who stands behind an anonymous listing.
+
+        The region matters where a match shows an agency its out-of-region side: that owner stays hidden."""
+        return self.is_admin or self.owns(organization_id) or (self.is_agency and self.covers_region(region))

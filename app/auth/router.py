@@ -4,7 +4,7 @@ from fastapi import APIRouter, status
 
 from app.auth import service
 from app.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyRead, Me
-from app.deps import PrincipalDep, SessionDep
+from app.deps import IdempotencyDep, PrincipalDep, SessionDep
 from app.organizations import service as organizations
 from app.organizations.schemas import OrganizationRead
 
@@ -13,15 +13,20 @@ router = APIRouter(tags=["api keys"])
 
 @router.post("/organizations/{organization_id}/api-keys", status_code=status.HTTP_201_CREATED)
 def create_api_key(
-    organization_id: uuid.UUID, body: ApiKeyCreate, session: SessionDep, principal: PrincipalDep
+    organization_id: uuid.UUID,
+    body: ApiKeyCreate,
+    session: SessionDep,
+    principal: PrincipalDep,
+    idempotency: IdempotencyDep,
 ) -> ApiKeyCreated:
     organization = organizations.get(session, principal, organization_id)
     key, secret = service.issue_key(
         session, principal, organization, role=body.role, name=body.name, regions=body.regions
     )
-    return ApiKeyCreated.model_validate(
+    created = ApiKeyCreated.model_validate(
         {**ApiKeyRead.model_validate(key, from_attributes=True).model_dump(), "key": secret}
     )
+    return idempotency.remember(created, secret="key")  # the secret itself is never stored for a retry
 
 
 @router.get("/organizations/{organization_id}/api-keys")

@@ -3,7 +3,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
-from app.deps import IfMatchDep, PageDep, PrincipalDep, SessionDep, etag
+from app.deps import IdempotencyDep, IfMatchDep, PageDep, PrincipalDep, SessionDep, etag
 from app.errors import InvalidField
 from app.listings import bulk, bulk_service, service
 from app.listings.repository import ListingFilter
@@ -15,12 +15,12 @@ router = APIRouter(prefix="/listings", tags=["listings"])
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 def create_listing(
-    body: ListingCreate, session: SessionDep, principal: PrincipalDep, response: Response
+    body: ListingCreate, session: SessionDep, principal: PrincipalDep, idempotency: IdempotencyDep, response: Response
 ) -> ListingRead:
     listing = service.create(session, principal, body)
     response.headers["ETag"] = etag(listing.version)
     response.headers["Location"] = f"/api/v1/listings/{listing.id}"
-    return service.to_read(session, principal, [listing])[0]
+    return idempotency.remember(service.to_read(session, principal, [listing])[0], response.headers)
 
 
 async def _upload(request: Request) -> tuple[str, bytes]:
@@ -50,7 +50,13 @@ _BULK_BODY: dict[str, Any] = {
             "schema": {
                 "type": "object",
                 "required": ["items"],
-                "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/ListingCreate"}}},
+                "properties": {
+                    "items": {
+                        "type": "array",
+                        # A row that is no valid listing is reported in the answer (200), not refused: any object.
+                        "items": {"anyOf": [{"$ref": "#/components/schemas/ListingCreate"}, {"type": "object"}]},
+                    }
+                },
             },
         },
     },
@@ -69,12 +75,13 @@ _BULK_BODY: dict[str, Any] = {
 def create_listings_in_bulk(
     session: SessionDep,
     principal: PrincipalDep,
+    idempotency: IdempotencyDep,  # before the upload: it reads (and keeps) the body to compare retries
     upload: Annotated[tuple[str, bytes], Depends(_upload)],
     atomic: Annotated[bool, Query(description="Store nothing when any row is bad")] = False,
 ) -> BulkResult:
     """Registers many listings from a CSV file or a JSON list and reports each row: created, or rejected and why."""
     media_type, data = upload
-    return bulk_service.create_from_upload(session, principal, data, media_type, atomic=atomic)
+    return idempotency.remember(bulk_service.create_from_upload(session, principal, data, media_type, atomic=atomic))
 
 
 @router.get("")

@@ -2,7 +2,8 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
+from pydantic_core import PydanticCustomError
 
 from app.organizations.schemas import Latitude, Longitude
 from matching.records import (
@@ -22,7 +23,23 @@ Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length
 Language = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")]
 EwcText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=12)]
 PropertyKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
-PropertyValue = float | int | bool | Annotated[str, StringConstraints(max_length=200)]
+
+
+def _flat(value: object) -> object:
+    """Quality attributes are one level deep: a nested object or list is refused naming properties.<key>."""
+    if value is None or isinstance(value, dict | list):
+        raise PydanticCustomError(
+            "flat_property",
+            "a quality attribute is a number, true/false or a text of at most 200 characters, not {kind}: "
+            "give each attribute a key of its own in properties",
+            {"kind": "null" if value is None else "a nested object" if isinstance(value, dict) else "a list"},
+        )
+    return value
+
+
+PropertyValue = Annotated[
+    float | int | bool | Annotated[str, StringConstraints(max_length=200)], BeforeValidator(_flat)
+]
 
 # Which units make sense for which resource: steam is sold by the tonne, biogas by the normal cubic metre.
 UNITS_BY_RESOURCE: dict[str, frozenset[str]] = {

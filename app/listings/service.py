@@ -8,7 +8,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from app.auth.principal import Principal
-from app.errors import Forbidden, InvalidField, NotFound, PreconditionFailed, ValidationFailed
+from app.errors import Forbidden, InvalidField, NotFound, ValidationFailed
 from app.listings import repository
 from app.listings.models import Listing
 from app.listings.repository import ListingFilter
@@ -16,13 +16,15 @@ from app.listings.schemas import ListingCreate, ListingFields, ListingRead, List
 from app.matches import sync as matches
 from app.organizations import repository as organizations
 from app.taxonomy import repository as taxonomy
+from app.versioning import check_if_match
 from matching.taxonomy import normalise_ewc
 
 APPROXIMATE_DEGREES = 1  # decimals kept for hidden owners: 0.1 degree is about 10 km
 
 
 def is_masked(principal: Principal, listing: Listing) -> bool:
-    return listing.visibility == "anonymous" and not principal.sees_identities(listing.organization_id)
+    owner = listing.organization
+    return listing.visibility == "anonymous" and not principal.sees_identities(owner.id, owner.region)
 
 
 def can_see(principal: Principal, listing: Listing) -> bool:
@@ -138,8 +140,7 @@ def _get_writable(session: Session, principal: Principal, listing_id: uuid.UUID,
     listing = get(session, principal, listing_id)
     if not (principal.is_admin or principal.owns(listing.organization_id)):
         raise Forbidden("Only the owning organization or an admin can change this listing.")
-    if if_match is not None and if_match != listing.version:
-        raise PreconditionFailed(f"The listing is at version {listing.version}, not {if_match}.")
+    check_if_match("listing", listing.version, if_match)
     return listing
 
 

@@ -3,7 +3,7 @@
 import uuid
 from collections.abc import Iterable
 from dataclasses import asdict
-from typing import Any
+from typing import Any, NamedTuple
 
 from app.listings.models import Listing
 from app.matches.models import ListingConcept, Match
@@ -13,6 +13,20 @@ from matching.records import Listing as ListingRecord
 
 def record(listing: Listing) -> ListingRecord:
     owner = listing.organization
+    return record_of(listing, Owner(owner.lat, owner.lon, owner.nace, owner.region))
+
+
+class Owner(NamedTuple):
+    """What a listing takes from its organization: the place (when it has none of its own), activities, region."""
+
+    lat: float | None
+    lon: float | None
+    nace: list[str]
+    region: str | None
+
+
+def record_of(listing: Any, owner: Owner) -> ListingRecord:
+    """The engine's record of a listing: an ORM row, or a Core row with the same column names."""
     located = listing.lat is not None and listing.lon is not None
     return ListingRecord(
         id=str(listing.id),
@@ -46,6 +60,22 @@ def profile(listing: Listing, concepts: Iterable[ListingConcept]) -> Profile:
     return Profile(record(listing), evidence, listing.suggested_ewc, listing.suggested_ewc_confidence)
 
 
+def stored_profile(row: Any, concepts: Iterable[tuple[str, float, str]]) -> Profile:
+    """The same from a Core row of listing and owner columns (see repository.listing_rows) and concept tuples."""
+    owner = Owner(row.owner_lat, row.owner_lon, row.owner_nace, row.owner_region)
+    evidence = {concept: Evidence(weight, source) for concept, weight, source in concepts}
+    return Profile(record_of(row, owner), evidence, row.suggested_ewc, row.suggested_ewc_confidence)
+
+
+def concept_values(profile: Profile) -> list[dict[str, Any]]:
+    """The profile's concepts as rows of listing_concepts, for bulk statements."""
+    listing_id, kind = uuid.UUID(profile.listing.id), profile.listing.kind
+    return [
+        {"listing_id": listing_id, "concept": c, "kind": kind, "weight": e.weight, "source": e.source}
+        for c, e in profile.concepts.items()
+    ]
+
+
 def concept_rows(profile: Profile) -> list[ListingConcept]:
     listing_id = uuid.UUID(profile.listing.id)
     return [
@@ -71,6 +101,7 @@ def apply(match: Match, values: dict[str, Any]) -> bool:
     """Writes the values into the row; says whether anything changed (so unchanged rows keep their timestamp)."""
     changed = any(getattr(match, key) != value for key, value in values.items())
     if changed:
+        match.version += 1  # a new ETag: the score or its reasons changed (see Match.version)
         for key, value in values.items():
             setattr(match, key, value)
     return changed

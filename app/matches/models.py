@@ -48,7 +48,11 @@ class Match(Base):
     realised_start: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+    # The ETag: raised by each workflow step and whenever the engine rewrites the score or its reasons.
+    version: Mapped[int] = mapped_column(default=1)
 
+    # Every UPDATE names the version it read, so two concurrent writers cannot silently overwrite each other.
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
     __table_args__ = (UniqueConstraint("offer_id", "need_id"),)
 
 

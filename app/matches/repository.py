@@ -1,16 +1,39 @@
+import typing
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, and_, cast, delete, false, func, or_, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Numeric,
+    Select,
+    String,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    case,
+    cast,
+    delete,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from app.auth.principal import Principal
 from app.listings.models import Listing
 from app.matches.models import ListingConcept, Match, MatchEvent
+from app.matches.workflow import ENGAGED
 from app.organizations.models import Organization
+from app.webhooks.models import WebhookSubscription
 
 # Match updates take this lock so that two writers never compute against each other's unseen rows.
 MATCH_LOCK_KEY = 0x53594D42  # "SYMB"
@@ -142,8 +165,26 @@ def in_region(owner: Any, prefixes: Sequence[str]) -> ColumnElement[bool]:
     return or_(false(), *(owner.region.startswith(prefix) for prefix in prefixes))
 
 
-def _place(listing: Any, owner: Any) -> tuple[ColumnElement[float], ColumnElement[float]]:
-    return func.coalesce(listing.lat, owner.lat), func.coalesce(listing.lon, owner.lon)
+def _hidden(principal: Principal, listing: Any, owner: Any) -> ColumnElement[bool]:
+    """A side whose owner the caller is not shown (anonymous, not its own, no double opt-in yet; for an agency,
+    outside its regions). Filters must not find such a side by owner, activity or exact place either."""
+    if principal.is_admin:
+        return false()
+    anonymous = listing.visibility == "anonymous"
+    if principal.is_agency:
+        return and_(anonymous, ~in_region(owner, principal.regions))
+    mutual = and_(Match.offer_state.in_(ENGAGED), Match.need_state.in_(ENGAGED))
+    return and_(anonymous, listing.organization_id != principal.organization_id, ~mutual)
+
+
+def _place(principal: Principal, listing: Any, owner: Any) -> tuple[ColumnElement[float], ColumnElement[float]]:
+    """Where the caller is shown a side: hidden owners at the rounded point the API shows (0.1 degree)."""
+    hidden = _hidden(principal, listing, owner)
+
+    def shown(value: ColumnElement[float]) -> ColumnElement[float]:
+        return case((hidden, cast(func.round(cast(value, Numeric), 1), Float)), else_=value)
+
+    return shown(func.coalesce(listing.lat, owner.lat)), shown(func.coalesce(listing.lon, owner.lon))
 
 
 def match_query(principal: Principal, f: MatchFilter) -> Select[Any]:
@@ -168,19 +209,23 @@ def match_query(principal: Principal, f: MatchFilter) -> Select[Any]:
     if f.nace:
         # NACE lists are stored as JSON text, e.g. ["23.51", "35.11"]: look for the quoted code or prefix.
         pattern = f'%"{f.nace}%'
-        query = query.where(cast(offer_owner.nace, String).like(pattern) | cast(need_owner.nace, String).like(pattern))
+        query = query.where(
+            (cast(offer_owner.nace, String).like(pattern) & ~_hidden(principal, offer_listing, offer_owner))
+            | (cast(need_owner.nace, String).like(pattern) & ~_hidden(principal, need_listing, need_owner))
+        )
     if f.min_score:
         query = query.where(Match.score >= f.min_score)
     if f.status:
         query = query.where(Match.status == f.status)
     if f.organization_id:
         query = query.where(
-            (offer_listing.organization_id == f.organization_id) | (need_listing.organization_id == f.organization_id)
+            ((offer_listing.organization_id == f.organization_id) & ~_hidden(principal, offer_listing, offer_owner))
+            | ((need_listing.organization_id == f.organization_id) & ~_hidden(principal, need_listing, need_owner))
         )
     if f.bbox:
         west, south, east, north = f.bbox
         for listing, owner in ((offer_listing, offer_owner), (need_listing, need_owner)):
-            lat, lon = _place(listing, owner)
+            lat, lon = _place(principal, listing, owner)
             query = query.where(lat.between(south, north), lon.between(west, east))
     if f.created_since:
         query = query.where(Match.created_at >= f.created_since)
@@ -207,3 +252,180 @@ def events_of(session: Session, match_id: uuid.UUID) -> Sequence[MatchEvent]:
 def add_event(session: Session, event: MatchEvent) -> None:
     session.add(event)
     session.flush()
+
+
+# --- bulk reads and writes of matching: full rebuilds and per-listing refreshes (see sync.py) --------------------
+
+# Bulk statements name this many rows at most (SQLite allows 32766 bound parameters per statement).
+CHUNK = 1000
+MATCHES = typing.cast(Table, Match.__table__)
+LISTINGS = typing.cast(Table, Listing.__table__)
+CONCEPTS = typing.cast(Table, ListingConcept.__table__)
+OWNER_COLUMNS = (
+    Organization.lat.label("owner_lat"),
+    Organization.lon.label("owner_lon"),
+    Organization.nace.label("owner_nace"),
+    Organization.region.label("owner_region"),
+)
+
+
+@dataclass(frozen=True)
+class Box:
+    """A latitude/longitude rectangle (degrees) that holds every point within some distance of a place."""
+
+    south: float
+    north: float
+    west: float
+    east: float
+
+
+def _listing_rows() -> Select[Any]:
+    """Every listing column and what the engine takes from the owner, as plain rows (no ORM objects)."""
+    return select(*LISTINGS.c, *OWNER_COLUMNS).join(Organization, Listing.organization_id == Organization.id)
+
+
+def all_listing_rows(session: Session) -> Sequence[Any]:
+    return session.execute(_listing_rows().order_by(Listing.id)).all()
+
+
+def sharing_rows(session: Session, listing: Listing, concepts: Sequence[str], box: Box | None) -> Sequence[Any]:
+    """Eligible listings of the opposite kind and same resource type, of other owners, that share a concept with
+    this one and lie in the box (or have no place), as plain rows ordered by id."""
+    if not concepts:
+        return []
+    other = "need" if listing.kind == "offer" else "offer"
+    ids = select(ListingConcept.listing_id).where(ListingConcept.concept.in_(concepts), ListingConcept.kind == other)
+    query = _listing_rows().where(
+        Listing.id.in_(ids),
+        Listing.resource_type == listing.resource_type,
+        Listing.organization_id != listing.organization_id,
+        eligible(),
+    )
+    if box is not None:
+        lat, lon = func.coalesce(Listing.lat, Organization.lat), func.coalesce(Listing.lon, Organization.lon)
+        query = query.where(
+            or_(lat.is_(None), lon.is_(None), and_(lat.between(box.south, box.north), lon.between(box.west, box.east)))
+        )
+    return session.execute(query.order_by(Listing.id)).all()
+
+
+def stored_concepts(
+    session: Session, listing_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[tuple[str, float, str]]]:
+    """Each listing's stored concepts as (concept, weight, source)."""
+    found: dict[uuid.UUID, list[tuple[str, float, str]]] = {i: [] for i in listing_ids}
+    columns = (ListingConcept.listing_id, ListingConcept.concept, ListingConcept.weight, ListingConcept.source)
+    for start in range(0, len(listing_ids), CHUNK):
+        chunk = listing_ids[start : start + CHUNK]
+        for listing_id, concept, weight, source in session.execute(
+            select(*columns).where(ListingConcept.listing_id.in_(chunk))
+        ):
+            found[listing_id].append((concept, weight, source))
+    return found
+
+
+def all_stored_concepts(session: Session) -> dict[uuid.UUID, set[tuple[str, str, float, str]]]:
+    """Every listing's stored concepts as (concept, kind, weight, source), to compare with fresh profiles."""
+    found: dict[uuid.UUID, set[tuple[str, str, float, str]]] = {}
+    columns = (
+        ListingConcept.listing_id,
+        ListingConcept.concept,
+        ListingConcept.kind,
+        ListingConcept.weight,
+        ListingConcept.source,
+    )
+    for listing_id, *values in session.execute(select(*columns)):
+        found.setdefault(listing_id, set()).add(tuple(values))  # type: ignore[arg-type]
+    return found
+
+
+def replace_concepts_of(session: Session, listing_ids: Sequence[uuid.UUID], rows: Sequence[dict[str, Any]]) -> None:
+    """Deletes the stored concepts of these listings and inserts `rows` (listing_concepts values) in bulk."""
+    table = CONCEPTS
+    for start in range(0, len(listing_ids), CHUNK):
+        session.execute(delete(table).where(table.c.listing_id.in_(listing_ids[start : start + CHUNK])))
+    if rows:
+        session.execute(insert(table), rows)
+
+
+def update_suggestions(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """rows: {"listing_id", "suggested_ewc", "suggested_ewc_confidence"}; the listing's version is not touched."""
+    table = LISTINGS
+    if rows:
+        statement = (
+            update(table)
+            .where(table.c.id == bindparam("listing_id"))
+            .values(suggested_ewc=bindparam("suggested_ewc"), suggested_ewc_confidence=bindparam("confidence"))
+        )
+        session.execute(statement, [dict(r, confidence=r["suggested_ewc_confidence"]) for r in rows])
+
+
+# The match columns the engine writes; JSON ones are read back as text, to compare with what would be written.
+ENGINE_FIELDS = (
+    "score",
+    "rule",
+    "components",
+    "explanation",
+    "distance_km",
+    "impact",
+    "co2e_avoided_t",
+    "engine_version",
+)
+JSON_FIELDS = frozenset({"components", "explanation", "impact"})
+
+
+def stored_matches_of_offers(session: Session, offer_ids: Sequence[uuid.UUID]) -> list[Any]:
+    """The stored matches of these offers: key, workflow states and engine fields (JSON ones as text)."""
+    table = MATCHES
+    fields = [cast(table.c[f], Text).label(f) if f in JSON_FIELDS else table.c[f] for f in ENGINE_FIELDS]
+    columns = [table.c.id, table.c.offer_id, table.c.need_id, table.c.status, table.c.offer_state, table.c.need_state]
+    found: list[Any] = []
+    for start in range(0, len(offer_ids), CHUNK):
+        chunk = offer_ids[start : start + CHUNK]
+        found.extend(session.execute(select(*columns, *fields).where(table.c.offer_id.in_(chunk))))
+    return found
+
+
+def insert_matches(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """New matches in bulk (Core executemany): no ORM object per row."""
+    if rows:
+        session.execute(insert(MATCHES), rows)
+
+
+def update_matches(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """rows: the engine fields and the match's "match_id"; each changed match gets a new version (its ETag)."""
+    table = MATCHES
+    if rows:
+        values: dict[str, Any] = {f: bindparam(f"new_{f}") for f in ENGINE_FIELDS}
+        statement = (
+            update(table)
+            .where(table.c.id == bindparam("match_id"))
+            .values(**values, version=table.c.version + 1, updated_at=bindparam("now"))
+        )
+        session.execute(statement, [{"match_id": r["match_id"], "now": r["now"]} | _prefixed(r) for r in rows])
+
+
+def _prefixed(row: dict[str, Any]) -> dict[str, Any]:
+    return {f"new_{f}": row[f] for f in ENGINE_FIELDS}
+
+
+def delete_matches(session: Session, match_ids: Sequence[uuid.UUID]) -> None:
+    table = MATCHES
+    for start in range(0, len(match_ids), CHUNK):
+        session.execute(delete(table).where(table.c.id.in_(match_ids[start : start + CHUNK])))
+
+
+def delete_untouched_matches_of_non_offers(session: Session) -> int:
+    """Matches whose offer no longer takes part in matching (paused, private, closed, now a need), unless a party
+    already acted on them; returns how many went."""
+    table = MATCHES
+    gone = select(Listing.id).where(~and_(eligible(), Listing.kind == "offer"))
+    untouched = and_(table.c.status == "proposed", table.c.offer_state == "proposed", table.c.need_state == "proposed")
+    result = session.execute(delete(table).where(table.c.offer_id.in_(gone), untouched))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def match_created_subscribers(session: Session) -> set[uuid.UUID]:
+    """Organizations with a webhook subscription to match.created: the only owners a new match is announced to."""
+    rows = session.execute(select(WebhookSubscription.organization_id, WebhookSubscription.events))
+    return {organization_id for organization_id, events in rows if "match.created" in (events or [])}

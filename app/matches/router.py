@@ -2,10 +2,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 
-from app.deps import PageDep, PrincipalDep, SessionDep
+from app.deps import MAX_OFFSET, IfMatchDep, PageDep, PrincipalDep, SessionDep, etag
 from app.errors import InvalidField
 from app.listings import service as listings
 from app.matches import export, service
@@ -36,7 +36,7 @@ def listing_matches(
     session: SessionDep,
     principal: PrincipalDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     min_score: Annotated[float, Query(ge=0, le=1)] = 0.0,
     max_distance_km: Annotated[float | None, Query(gt=0)] = None,
     rule: Rule = None,
@@ -90,16 +90,26 @@ def list_matches(
 
 
 @router.get("/matches/{match_id}")
-def get_match(match_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> MatchDetail:
-    return service.detail(session, principal, service.get(session, principal, match_id))
+def get_match(match_id: uuid.UUID, session: SessionDep, principal: PrincipalDep, response: Response) -> MatchDetail:
+    row = service.get(session, principal, match_id)
+    response.headers["ETag"] = etag(row[0].version)
+    return service.detail(session, principal, row)
 
 
 @router.patch("/matches/{match_id}")
 def update_match(
-    match_id: uuid.UUID, body: WorkflowUpdate, session: SessionDep, principal: PrincipalDep
+    match_id: uuid.UUID,
+    body: WorkflowUpdate,
+    session: SessionDep,
+    principal: PrincipalDep,
+    if_match: IfMatchDep,
+    response: Response,
 ) -> MatchDetail:
-    """A party's next step: interested, in_contact, realised (quantity, start date) or declined (reason)."""
-    return service.detail(session, principal, service.update(session, principal, match_id, body))
+    """A party's next step: interested, in_contact, realised (quantity, start date) or declined (reason).
+    Needs If-Match with the match's ETag (from GET /matches/{id})."""
+    row = service.update(session, principal, match_id, body, if_match)
+    response.headers["ETag"] = etag(row[0].version)
+    return service.detail(session, principal, row)
 
 
 @router.get("/matches/{match_id}/events")

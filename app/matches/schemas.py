@@ -39,10 +39,11 @@ class ContactRead(BaseModel):
 
 
 class Contacts(BaseModel):
-    """Who to call: shown once both parties are interested (always to agencies and admins)."""
+    """Who to call: both, once both parties are interested; to admins always; to an agency, the parties inside its
+    regions (the other side is null)."""
 
-    offer: ContactRead
-    need: ContactRead
+    offer: ContactRead | None
+    need: ContactRead | None
 
 
 class MatchFields(BaseModel):
@@ -65,6 +66,7 @@ class MatchFields(BaseModel):
     contacts: Contacts | None
     created_at: datetime
     updated_at: datetime
+    version: int = Field(description='Raised by every change; the ETag is this number in quotes, e.g. "3"')
 
 
 class MatchRead(MatchFields):

@@ -16,6 +16,7 @@ from app.matches.models import Match, MatchEvent
 from app.matches.repository import MatchFilter
 from app.matches.schemas import ContactRead, Contacts, MatchDetail, MatchRead, WorkflowUpdate
 from app.organizations.models import Organization
+from app.versioning import check_if_match
 from app.webhooks import service as webhooks
 
 Row = tuple[Match, Listing, Listing, Organization, Organization]
@@ -33,9 +34,11 @@ def can_read(principal: Principal, offer: Listing, need: Listing) -> bool:
     return principal.owns(offer.organization_id) or principal.owns(need.organization_id)
 
 
-def identities_open(principal: Principal, match: Match) -> bool:
-    """Double opt-in: parties learn who is behind the other side once both said interested."""
-    return principal.is_admin or principal.is_agency or sides(match).mutual
+def identities_open(principal: Principal, match: Match, offer_owner: uuid.UUID, need_owner: uuid.UUID) -> bool:
+    """Double opt-in: the two parties learn who is behind the other side once both said interested. Agencies are no
+    party: they see the owners (and contacts) inside their regions only, whatever the workflow says."""
+    party = principal.owns(offer_owner) or principal.owns(need_owner)
+    return principal.is_admin or (party and sides(match).mutual)
 
 
 def get(session: Session, principal: Principal, match_id: uuid.UUID) -> Row:
@@ -61,6 +64,9 @@ def for_listing(
 ) -> tuple[list[MatchRead], int]:
     """One listing's ranked matches, with only the counterparts the caller may see."""
     listing = listings.get(session, principal, listing_id)
+    if not (principal.is_admin or principal.is_agency or principal.owns(listing.organization_id)):
+        # Seeing a listing is not seeing whom it is matched with, nor how far their talks went.
+        raise Forbidden("Only the listing's owner, agencies and admins read its matches.")
     found = repository.page_for_listing(
         session, listing, min_score=min_score, max_distance_km=max_distance_km, rule=rule
     )
@@ -73,7 +79,8 @@ def for_listing(
     for match, other in visible[offset : offset + limit]:
         offer, need = (listing, other) if listing.kind == "offer" else (other, listing)
         fields = _fields(principal, match, offer.organization, need.organization)
-        fields["listing"] = _listings(session, principal, match, [other])[0]
+        open_ = identities_open(principal, match, offer.organization_id, need.organization_id)
+        fields["listing"] = _listings(session, principal, open_, [other])[0]
         page.append(MatchRead.model_validate(fields))
     return page, len(visible)
 
@@ -90,7 +97,8 @@ def page(
 def detail(session: Session, principal: Principal, row: Row) -> MatchDetail:
     match, offer, need, offer_owner, need_owner = row
     fields = _fields(principal, match, offer_owner, need_owner)
-    fields["offer"], fields["need"] = _listings(session, principal, match, [offer, need])
+    open_ = identities_open(principal, match, offer_owner.id, need_owner.id)
+    fields["offer"], fields["need"] = _listings(session, principal, open_, [offer, need])
     return MatchDetail.model_validate(fields)
 
 
@@ -100,13 +108,16 @@ def rows_for_export(principal: Principal, f: MatchFilter, sort: str) -> Iterator
     with get_session_factory()() as session:
         query = repository.ordered(repository.match_query(principal, f), sort).execution_options(yield_per=500)
         for row in session.execute(query):
-            yield row, identities_open(principal, row[0])
+            yield row, identities_open(principal, row[0], row[3].id, row[4].id)
 
 
-def update(session: Session, principal: Principal, match_id: uuid.UUID, body: WorkflowUpdate) -> Row:
+def update(
+    session: Session, principal: Principal, match_id: uuid.UUID, body: WorkflowUpdate, if_match: int | None
+) -> Row:
     row = get(session, principal, match_id)
     match, offer, need = row[0], row[1], row[2]
     side = _side(principal, offer, need, body.side)
+    check_if_match("match", match.version, if_match)
     try:
         moved = workflow.move(sides(match), side, body.state)
     except workflow.TransitionRefused as exc:
@@ -114,6 +125,7 @@ def update(session: Session, principal: Principal, match_id: uuid.UUID, body: Wo
     before = sides(match).of(side)
     match.offer_state, match.need_state = moved.offer, moved.need
     match.status = workflow.status(moved)
+    match.version += 1
     if body.state == "realised":
         match.realised_quantity, match.realised_start = body.quantity, body.start_date
         match.realised_unit = match.impact.get("unit")
@@ -180,15 +192,20 @@ def _fields(principal: Principal, match: Match, offer_owner: Organization, need_
         "realised_start",
         "created_at",
         "updated_at",
+        "version",
     )
     fields = {name: getattr(match, name) for name in names}
-    open_ = identities_open(principal, match)
-    fields["contacts"] = Contacts(offer=_contact(offer_owner), need=_contact(need_owner)) if open_ else None
+    open_ = identities_open(principal, match, offer_owner.id, need_owner.id)
+    offer, need = (
+        _contact(owner) if open_ or (principal.is_agency and principal.covers_region(owner.region)) else None
+        for owner in (offer_owner, need_owner)
+    )
+    fields["contacts"] = Contacts(offer=offer, need=need) if offer or need else None
     return fields
 
 
-def _listings(session: Session, principal: Principal, match: Match, shown: list[Listing]) -> list[Any]:
-    revealed = frozenset(x.id for x in shown) if identities_open(principal, match) else frozenset()
+def _listings(session: Session, principal: Principal, open_: bool, shown: list[Listing]) -> list[Any]:
+    revealed = frozenset(x.id for x in shown) if open_ else frozenset()
     return list(listings.to_read(session, principal, shown, revealed=revealed))
 
 

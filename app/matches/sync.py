@@ -1,20 +1,33 @@
-"""Keeps the stored matches equal to what the engine computes: on every listing write, and in a full rebuild."""
+"""Keeps the stored matches equal to what the engine computes: on every listing write, and in a full rebuild.
 
+Both paths read plain rows and write in bulk (Core statements, no ORM object per match or concept row), and a new
+match is announced only to owners with a match.created subscription, looked up once per write.
+"""
+
+import json
+import math
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app.db import utcnow
 from app.listings.models import Listing
 from app.matches import adapter, repository
 from app.matches.engine import get_engine
 from app.matches.models import Match
 from app.webhooks import service as webhooks
-from matching.engine import Index
+from matching.engine import Engine, Index
 from matching.records import Candidate, Profile
 
 Progress = Callable[[str, int, int], None]
+Key = tuple[uuid.UUID, uuid.UUID]
+
+EARTH_RADIUS_KM = 6371.0  # the sphere of the engine's haversine distance
+ENRICH_BATCH = 500
+OFFER_BATCH = 500  # a rebuild compares and writes the matches of this many offers at a time
 
 
 @dataclass(frozen=True)
@@ -26,23 +39,27 @@ class RebuildReport:
     removed: int
 
 
-def is_eligible(listing: Listing) -> bool:
-    return listing.status == "active" and listing.visibility != "private"
+def is_eligible(listing: Any) -> bool:
+    """Whether a listing (an ORM or a Core row) takes part in matching."""
+    return bool(listing.status == "active" and listing.visibility != "private")
 
 
 def refresh(session: Session, listing: Listing) -> None:
     """Recomputes one listing's profile and every match it takes part in, inside the caller's transaction."""
     engine = get_engine()
     repository.lock_matches(session)
+    session.flush()  # the listing's row first: its concepts refer to it
     profile = engine.profiles([adapter.record(listing)])[0]
-    _store_profile(session, listing, profile)
+    listing.suggested_ewc = None if listing.ewc else profile.suggested_ewc
+    listing.suggested_ewc_confidence = None if listing.ewc else profile.suggested_confidence
+    repository.replace_concepts_of(session, [listing.id], adapter.concept_values(profile))
     if not is_eligible(listing):
         repository.delete_matches_of(session, listing.id)
         return
-    others = repository.sharing_concepts(session, listing, list(profile.concepts))
-    stored = repository.concepts_of(session, [other.id for other in others])
-    pool = [adapter.profile(other, stored[other.id]) for other in others]
-    owners = {x.id: x.organization_id for x in (listing, *others)}
+    rows = repository.sharing_rows(session, listing, list(profile.concepts), _reachable_box(profile))
+    stored = repository.stored_concepts(session, [row.id for row in rows])
+    pool = [adapter.stored_profile(row, stored[row.id]) for row in rows]
+    owners = {row.id: row.organization_id for row in rows} | {listing.id: listing.organization_id}
     candidates = engine.candidates(profile, pool)
     _sync(session, repository.matches_of(session, listing.id), candidates, engine.version_, owners)
 
@@ -59,53 +76,114 @@ def refresh_organization(session: Session, listings_of_owner: Iterable[Listing])
 
 
 def rebuild(session: Session, progress: Progress | None = None) -> RebuildReport:
-    """Recomputes every profile and every match in one transaction: a failure leaves the previous matches intact."""
+    """Recomputes every profile and every match in one transaction: a failure leaves the previous matches intact.
+
+    Offers are matched in batches, in id order; each batch's stored matches are read, compared with the fresh
+    candidates and only the differences written, so memory holds one batch of matches, not all of them.
+    """
     engine = get_engine()
     repository.lock_matches(session)
-    rows = repository.all_listings(session)
-    profiles = _profiles_in_batches(rows, progress)
-    for row, profile in zip(rows, profiles, strict=True):
-        _store_profile(session, row, profile)
-    index = Index(engine).add_profiles(p for row, p in zip(rows, profiles, strict=True) if is_eligible(row))
-    offers = [p for row, p in zip(rows, profiles, strict=True) if is_eligible(row) and row.kind == "offer"]
-    candidates: list[Candidate] = []
-    for done, profile in enumerate(offers, start=1):
-        candidates.extend(index.candidates(profile.listing.id))
-        if progress and (done % 200 == 0 or done == len(offers)):
-            progress("matching offers", done, len(offers))
-    existing = repository.all_matches(session)
+    rows = repository.all_listing_rows(session)
+    profiles = _profiles_in_batches(engine, rows, progress)
+    _store_profiles(session, rows, profiles)
+    taking_part = [profile for row, profile in zip(rows, profiles, strict=True) if is_eligible(row)]
+    index = Index(engine).add_profiles(taking_part)
+    offers = [profile.listing.id for profile in taking_part if profile.listing.kind == "offer"]
     owners = {row.id: row.organization_id for row in rows}
-    added, changed, removed = _sync(session, existing, candidates, engine.version_, owners)
-    return RebuildReport(len(rows), len(candidates), added, changed, removed)
+    subscribers = repository.match_created_subscribers(session)
+    matches = added = changed = removed = 0
+    for start in range(0, len(offers), OFFER_BATCH):
+        batch = offers[start : start + OFFER_BATCH]
+        candidates = [candidate for offer in batch for candidate in index.candidates(offer)]
+        counts = _merge(session, batch, candidates, engine.version_, owners, subscribers)
+        matches, added, changed, removed = (
+            matches + len(candidates),
+            added + counts[0],
+            changed + counts[1],
+            removed + counts[2],
+        )
+        if progress:
+            progress("matching offers", start + len(batch), len(offers))
+    removed += repository.delete_untouched_matches_of_non_offers(session)
+    return RebuildReport(len(rows), matches, added, changed, removed)
 
 
-def _profiles_in_batches(rows: Sequence[Listing], progress: Progress | None, size: int = 500) -> list[Profile]:
-    engine = get_engine()
+def _profiles_in_batches(engine: Engine, rows: Sequence[Any], progress: Progress | None) -> list[Profile]:
     profiles: list[Profile] = []
-    for start in range(0, len(rows), size):
-        profiles.extend(engine.profiles([adapter.record(row) for row in rows[start : start + size]]))
+    for start in range(0, len(rows), ENRICH_BATCH):
+        batch = rows[start : start + ENRICH_BATCH]
+        owners = [adapter.Owner(row.owner_lat, row.owner_lon, row.owner_nace, row.owner_region) for row in batch]
+        profiles.extend(
+            engine.profiles([adapter.record_of(row, owner) for row, owner in zip(batch, owners, strict=True)])
+        )
         if progress:
             progress("enriching listings", len(profiles), len(rows))
     return profiles
 
 
-def _store_profile(session: Session, listing: Listing, profile: Profile) -> None:
-    listing.suggested_ewc = None if listing.ewc else profile.suggested_ewc
-    listing.suggested_ewc_confidence = None if listing.ewc else profile.suggested_confidence
-    repository.replace_concepts(session, listing.id, adapter.concept_rows(profile))
+def _store_profiles(session: Session, rows: Sequence[Any], profiles: Sequence[Profile]) -> None:
+    """Writes what changed: the concepts of listings whose profile differs, the suggested codes that differ."""
+    stored = repository.all_stored_concepts(session)
+    changed: list[uuid.UUID] = []
+    concept_rows: list[dict[str, Any]] = []
+    suggestions: list[dict[str, Any]] = []
+    for row, profile in zip(rows, profiles, strict=True):
+        values = adapter.concept_values(profile)
+        if stored.get(row.id, set()) != {(v["concept"], v["kind"], v["weight"], v["source"]) for v in values}:
+            changed.append(row.id)
+            concept_rows.extend(values)
+        suggested = (None, None) if row.ewc else (profile.suggested_ewc, profile.suggested_confidence)
+        if suggested != (row.suggested_ewc, row.suggested_ewc_confidence):
+            suggestions.append(
+                {"listing_id": row.id, "suggested_ewc": suggested[0], "suggested_ewc_confidence": suggested[1]}
+            )
+    repository.replace_concepts_of(session, changed, concept_rows)
+    repository.update_suggestions(session, suggestions)
+
+
+def _merge(
+    session: Session,
+    offers: Sequence[str],
+    candidates: Sequence[Candidate],
+    version: str,
+    owners: Mapping[uuid.UUID, uuid.UUID],
+    subscribers: set[uuid.UUID],
+) -> tuple[int, int, int]:
+    """Makes the stored matches of these offers equal to their candidates; returns (added, changed, removed)."""
+    stored = {(r.offer_id, r.need_id): r for r in repository.stored_matches_of_offers(session, _uuids(offers))}
+    now = utcnow()
+    new_rows: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    for candidate in candidates:
+        key = (uuid.UUID(candidate.offer_id), uuid.UUID(candidate.need_id))
+        values = adapter.match_values(candidate, version)
+        old = stored.pop(key, None)
+        if old is None:
+            new_rows.append(_new_match(key, values, now))
+        elif _differs(old, values):
+            updates.append(values | {"match_id": old.id, "now": now})
+    stale = [row.id for row in stored.values() if _untouched(row)]
+    repository.delete_matches(session, stale)
+    repository.update_matches(session, updates)
+    repository.insert_matches(session, new_rows)
+    for row in new_rows:
+        _announce(session, row, owners, subscribers)
+    return len(new_rows), len(updates), len(stale)
 
 
 def _sync(
     session: Session,
-    existing: dict[tuple[uuid.UUID, uuid.UUID], Match],
+    existing: dict[Key, Match],
     candidates: Iterable[Candidate],
     version: str,
     owners: Mapping[uuid.UUID, uuid.UUID],
 ) -> tuple[int, int, int]:
-    """Makes the stored rows equal to the candidates; a pair that stays keeps its id and creation time.
+    """Makes one listing's stored rows equal to its candidates; a pair that stays keeps its id and creation time.
     Each new pair is announced to both owners' match.created subscriptions (in this transaction's outbox)."""
-    added = changed = 0
+    changed = 0
     seen = set()
+    new_rows: list[dict[str, Any]] = []
+    now = utcnow()
     for candidate in candidates:
         key = (uuid.UUID(candidate.offer_id), uuid.UUID(candidate.need_id))
         seen.add(key)
@@ -113,29 +191,81 @@ def _sync(
         if key in existing:
             changed += adapter.apply(existing[key], values)
         else:
-            match = Match(id=uuid.uuid4(), offer_id=key[0], need_id=key[1], **values)
-            session.add(match)
-            _announce(session, match, owners)
-            added += 1
+            new_rows.append(_new_match(key, values, now))
     # A pair the engine no longer proposes goes, unless a party already acted on it: that history stays.
-    stale = [
-        match
-        for key, match in existing.items()
-        if key not in seen and match.status == "proposed" and match.offer_state == match.need_state == "proposed"
-    ]
+    stale = [match for key, match in existing.items() if key not in seen and _untouched(match)]
     for match in stale:
         session.delete(match)
     session.flush()
-    return added, changed, len(stale)
+    repository.insert_matches(session, new_rows)
+    subscribers = repository.match_created_subscribers(session) if new_rows else set()
+    for row in new_rows:
+        _announce(session, row, owners, subscribers)
+    return len(new_rows), changed, len(stale)
 
 
-def _announce(session: Session, match: Match, owners: Mapping[uuid.UUID, uuid.UUID]) -> None:
-    for own, other in ((match.offer_id, match.need_id), (match.need_id, match.offer_id)):
+def _new_match(key: Key, values: dict[str, Any], now: Any) -> dict[str, Any]:
+    """Every column of a new match row (bulk inserts bypass the ORM's defaults only where the values are given)."""
+    return values | {
+        "id": uuid.uuid4(),
+        "offer_id": key[0],
+        "need_id": key[1],
+        "offer_state": "proposed",
+        "need_state": "proposed",
+        "status": "proposed",
+        "created_at": now,
+        "updated_at": now,
+        "version": 1,
+    }
+
+
+def _untouched(match: Any) -> bool:
+    return bool(match.status == "proposed" and match.offer_state == match.need_state == "proposed")
+
+
+def _differs(stored: Any, values: Mapping[str, Any]) -> bool:
+    """Whether the stored engine fields differ from fresh values (JSON fields come back as the text stored, which
+    is what the JSON type writes: json.dumps of the value)."""
+    for field in repository.ENGINE_FIELDS:
+        fresh = json.dumps(values[field]) if field in repository.JSON_FIELDS else values[field]
+        if getattr(stored, field) != fresh:
+            return True
+    return False
+
+
+def _announce(
+    session: Session, row: Mapping[str, Any], owners: Mapping[uuid.UUID, uuid.UUID], subscribers: set[uuid.UUID]
+) -> None:
+    for own, other in ((row["offer_id"], row["need_id"]), (row["need_id"], row["offer_id"])):
+        if owners[own] not in subscribers:
+            continue
         payload = {
-            "match_id": match.id,
+            "match_id": row["id"],
             "listing_id": own,
             "counterpart_listing_id": other,
-            "score": match.score,
-            "rule": match.rule,
+            "score": row["score"],
+            "rule": row["rule"],
         }
-        webhooks.emit(session, "match.created", owners[own], payload, score=match.score)
+        webhooks.emit(session, "match.created", owners[own], payload, score=row["score"])
+
+
+def _reachable_box(profile: Profile) -> repository.Box | None:
+    """A rectangle holding every place within the listing's own stated limit: no pair may be farther apart, as the
+    nearer of the two parties' limits applies. None when the listing states no limit or has no place."""
+    listing = profile.listing
+    if not listing.max_distance_km or listing.lat is None or listing.lon is None:
+        return None
+    radius = listing.max_distance_km * 1.01 / EARTH_RADIUS_KM  # 1 % to spare
+    lat, lon = math.radians(listing.lat), math.radians(listing.lon)
+    if abs(lat) + radius >= math.pi / 2:
+        return None  # the circle holds a pole
+    # The longitudes a circle on the sphere spans (Matuschek, "Finding points within a distance of a point").
+    half_width = math.asin(min(1.0, math.sin(radius) / math.cos(lat)))
+    if abs(lon) + half_width > math.pi:
+        return None
+    south, north, west, east = lat - radius, lat + radius, lon - half_width, lon + half_width
+    return repository.Box(math.degrees(south), math.degrees(north), math.degrees(west), math.degrees(east))
+
+
+def _uuids(ids: Iterable[str]) -> list[uuid.UUID]:
+    return [uuid.UUID(i) for i in ids]

@@ -3,7 +3,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from app.deps import PageDep, PrincipalDep, SessionDep
+from app.deps import IdempotencyDep, PageDep, PrincipalDep, SessionDep
 from app.organizations import service
 from app.organizations.schemas import (
     OrganizationCreate,
@@ -17,8 +17,11 @@ router = APIRouter(prefix="/organizations", tags=["organizations"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def create_organization(body: OrganizationCreate, session: SessionDep, principal: PrincipalDep) -> OrganizationRead:
-    return OrganizationRead.model_validate(service.create(session, principal, body), from_attributes=True)
+def create_organization(
+    body: OrganizationCreate, session: SessionDep, principal: PrincipalDep, idempotency: IdempotencyDep
+) -> OrganizationRead:
+    created = service.create(session, principal, body)
+    return idempotency.remember(OrganizationRead.model_validate(created, from_attributes=True))
 
 
 @router.get("")

@@ -2,7 +2,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from app.deps import PageDep, PrincipalDep, SessionDep
+from app.deps import IdempotencyDep, PageDep, PrincipalDep, SessionDep
 from app.errors import NotFound
 from app.matches.engine import get_engine
 from app.taxonomy import repository
@@ -66,7 +66,9 @@ def list_nace(
 
 
 @router.post("/suggest")
-def suggest_ewc(body: SuggestRequest, session: SessionDep, _: PrincipalDep) -> SuggestionList:
+def suggest_ewc(
+    body: SuggestRequest, session: SessionDep, _: PrincipalDep, idempotency: IdempotencyDep
+) -> SuggestionList:
     """The most likely EWC entries for a short free text in any catalogue language, with the words that led there."""
     suggestions = get_engine().suggest(body.text, body.k)
     entries = repository.get_many_ewc(session, [s.code for s in suggestions])
@@ -82,4 +84,4 @@ def suggest_ewc(body: SuggestRequest, session: SessionDep, _: PrincipalDep) -> S
         for s in suggestions
         if s.code in entries
     ]
-    return SuggestionList(items=items)
+    return idempotency.remember(SuggestionList(items=items))

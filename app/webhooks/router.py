@@ -2,7 +2,7 @@ import uuid
 
 from fastapi import APIRouter, status
 
-from app.deps import PageDep, PrincipalDep, SessionDep
+from app.deps import IdempotencyDep, PageDep, PrincipalDep, SessionDep
 from app.webhooks import service
 from app.webhooks.schemas import (
     DeliveryList,
@@ -18,11 +18,16 @@ router = APIRouter(tags=["webhooks"])
 
 @router.post("/organizations/{organization_id}/webhooks", status_code=status.HTTP_201_CREATED)
 def create_webhook(
-    organization_id: uuid.UUID, body: SubscriptionCreate, session: SessionDep, principal: PrincipalDep
+    organization_id: uuid.UUID,
+    body: SubscriptionCreate,
+    session: SessionDep,
+    principal: PrincipalDep,
+    idempotency: IdempotencyDep,
 ) -> SubscriptionCreated:
     """Subscribes a URL to events. The answer carries the signing `secret`, shown only this once."""
     subscription = service.create(session, principal, organization_id, body)
-    return SubscriptionCreated.model_validate(subscription, from_attributes=True)
+    created = SubscriptionCreated.model_validate(subscription, from_attributes=True)
+    return idempotency.remember(created, secret="secret")  # the secret itself is never stored for a retry
 
 
 @router.get("/organizations/{organization_id}/webhooks")

@@ -210,3 +210,56 @@ def test_concept_index_finds_opposite_kinds_sharing_a_concept_and_forgets_remove
     index.remove("never-added")
     assert index.sharing(offer) == {"n2"}
     assert len(index) == 3
+
+
+# The vectorised pre-filter and score bounds of ConceptIndex.reach must never drop a pair ---------------------------
+
+
+def _pair_by_pair(matcher: Engine, index: Index, listing_id: str) -> list[Candidate]:
+    """The definition: the listing against every listing of the opposite kind, one exact comparison each."""
+    profile = index.profiles[listing_id]
+    others = [p for p in index.profiles.values() if p.listing.kind != profile.listing.kind]
+    return matcher.candidates(profile, others)
+
+
+def test_the_index_finds_exactly_what_comparing_every_pair_finds_in_the_case_file(
+    matcher: Engine, case_index: Index
+) -> None:
+    for listing_id in sorted(case_index.profiles):
+        expected = _pair_by_pair(matcher, case_index, listing_id)
+        assert case_index.candidates(listing_id) == expected
+        assert case_index.candidates(listing_id, k=3) == expected[:3]
+
+
+def test_the_index_finds_exactly_what_comparing_every_pair_finds_in_country_sized_data(matcher: Engine) -> None:
+    """Synthetic listings over Poland: stated and unstated distance limits, availability windows, hazardous
+    offers, quality limits, every resource type; a sample of listings, all of their candidates and the top 5."""
+    from app.bench.generate import eligible, generate, records
+    from app.config import SEED_DATA_DIR
+
+    data = generate(1500, seed=11, seed_dir=SEED_DATA_DIR)
+    index = matcher.index(r for r, raw in zip(records(data), data.listings, strict=True) if eligible(raw))
+    checked = 0
+    for listing_id in sorted(index.profiles)[::6]:
+        expected = _pair_by_pair(matcher, index, listing_id)
+        assert index.candidates(listing_id) == expected
+        assert index.candidates(listing_id, k=5) == expected[:5]
+        checked += len(expected)
+    assert checked > 1000  # enough pairs to mean something
+
+
+def test_reach_bounds_the_score_of_every_pair_it_keeps(matcher: Engine, case_index: Index) -> None:
+    """The bounds are what lets top-k stop early: no exact score may exceed its bound."""
+    concepts = blocking.ConceptIndex({r.id: r.max_distance_km for r in matcher.knowledge.routes.values()})
+    for profile in case_index.profiles.values():
+        concepts.add(profile)
+    for profile in case_index.profiles.values():
+        reach = concepts.reach(profile)
+        known = {"material": reach.material, "text": reach.text, "distance": reach.distance, "quantity": reach.quantity}
+        bounds = matcher.scorer.upper_bounds(known, len(reach.ids))
+        for other_id, bound in zip(reach.ids, bounds, strict=True):
+            other = case_index.profiles[other_id]
+            offer, need = (profile, other) if profile.listing.kind == "offer" else (other, profile)
+            candidate = matcher.pair(offer, need)
+            if candidate is not None:
+                assert candidate.score <= bound + 1e-3

@@ -18,14 +18,15 @@ def test_member_creates_reads_updates_and_deletes_its_listing(api: Api, client: 
     url = f"/api/v1/listings/{created['id']}"
     read = client.get(url, headers=member)
     assert read.headers["etag"] == '"1"'
-    changed = client.patch(url, json={"quantity": 9000, "status": "paused"}, headers=member)
+    changed = client.patch(url, json={"quantity": 9000, "status": "paused"}, headers=member | {"If-Match": '"1"'})
     assert changed.status_code == 200
     assert (changed.json()["quantity"], changed.json()["status"], changed.json()["version"]) == (
         9000,
         "paused",
         2,
     )
-    assert client.delete(url, headers=member).status_code == 204
+    assert changed.headers["etag"] == '"2"'
+    assert client.delete(url, headers=member | {"If-Match": '"2"'}).status_code == 204
     assert client.get(url, headers=member).status_code == 404
 
 
@@ -45,8 +46,9 @@ def test_other_members_cannot_change_or_delete(api: Api, client: TestClient) -> 
     listing = api.listing(owner)
     url = f"/api/v1/listings/{listing['id']}"
     assert client.get(url, headers=stranger).status_code == 200  # public
-    assert client.patch(url, json={"title": "Hijacked"}, headers=stranger).status_code == 403
-    assert client.delete(url, headers=stranger).status_code == 403
+    current = stranger | {"If-Match": '"1"'}  # even with the current ETag
+    assert client.patch(url, json={"title": "Hijacked"}, headers=current).status_code == 403
+    assert client.delete(url, headers=current).status_code == 403
     foreign = client.post("/api/v1/listings", json=_body(organization_id=api.organization()["id"]), headers=stranger)
     assert foreign.status_code == 403
     assert client.get(url, headers=owner).json()["title"] == listing["title"]
@@ -97,8 +99,9 @@ def test_agency_sees_its_region_and_writes_nothing(api: Api, client: TestClient)
     assert ids == [inside["id"]]
     assert client.get(f"/api/v1/listings/{outside['id']}", headers=agency).status_code == 404
     assert client.post("/api/v1/listings", json=_body(), headers=agency).status_code == 403
-    assert client.patch(f"/api/v1/listings/{inside['id']}", json={"title": "X y z"}, headers=agency).status_code == 403
-    assert client.delete(f"/api/v1/listings/{inside['id']}", headers=agency).status_code == 403
+    url, current = f"/api/v1/listings/{inside['id']}", agency | {"If-Match": '"1"'}
+    assert client.patch(url, json={"title": "X y z"}, headers=current).status_code == 403
+    assert client.delete(url, headers=current).status_code == 403
 
 
 def test_filters(api: Api, client: TestClient) -> None:
@@ -145,7 +148,12 @@ def test_pagination_reports_the_total(api: Api, client: TestClient) -> None:
     assert (first["total"], len(first["items"]), len(rest["items"]), len(last["items"])) == (7, 3, 3, 1)
     seen = [i["id"] for page in (first, rest, last) for i in page["items"]]
     assert len(set(seen)) == 7
-    assert client.get("/api/v1/listings?limit=100000", headers=member).json()["limit"] == 200
+    assert client.get("/api/v1/listings?limit=200", headers=member).json()["limit"] == 200
+    too_many = client.get("/api/v1/listings?limit=201", headers=member)
+    assert too_many.status_code == 422
+    assert too_many.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in too_many.json()["errors"]] == ["limit"]
+    assert "200" in too_many.json()["errors"][0]["message"]
 
 
 def _body(**fields: Any) -> dict[str, Any]:

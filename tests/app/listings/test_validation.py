@@ -102,7 +102,7 @@ def test_a_rejected_update_leaves_the_listing_as_it_was(
     member = api.key(api.organization()["id"])
     before = api.listing(member, unit="pcs", quantity=10)
     url = f"/api/v1/listings/{before['id']}"
-    response = client.patch(url, json=change, headers=member)
+    response = client.patch(url, json=change, headers=member | {"If-Match": '"1"'})
     assert response.status_code == 422, response.text
     fields = [error["field"] for error in response.json()["errors"]]
     assert any(f == field or f.startswith(field + ".") for f in fields), fields

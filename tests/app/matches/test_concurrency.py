@@ -88,7 +88,10 @@ def test_two_processes_writing_at_once_match_a_rebuild(api: Api, servers: list[s
                 created = http.post("/api/v1/listings", json=_listing(client_index * 10 + n))
                 statuses.append(created.status_code)
                 if n % 3 == 2:
-                    changed = http.patch(f"/api/v1/listings/{created.json()['id']}", json={"quantity": 123})
+                    etag = {"If-Match": created.headers["etag"]}
+                    changed = http.patch(
+                        f"/api/v1/listings/{created.json()['id']}", json={"quantity": 123}, headers=etag
+                    )
                     statuses.append(changed.status_code)
         return statuses
 

@@ -68,16 +68,18 @@ def test_a_new_listing_has_its_matches_when_the_response_returns(api: Api, clien
 def test_pausing_updating_and_deleting_keep_matches_current(api: Api, client: TestClient) -> None:
     seller, buyer, ash, need = _pair(api)
     url = f"/api/v1/listings/{ash['id']}"
-    assert client.patch(url, json={"status": "paused"}, headers=seller).status_code == 200
+    need_url = f"/api/v1/listings/{need['id']}"
+    assert client.patch(url, json={"status": "paused"}, headers=api.current(url, seller)).status_code == 200
     assert _matches(client, buyer, need["id"])["total"] == 0
-    assert client.patch(url, json={"status": "active"}, headers=seller).status_code == 200
+    assert client.patch(url, json={"status": "active"}, headers=api.current(url, seller)).status_code == 200
     assert _matches(client, buyer, need["id"])["total"] == 1
-    far = client.patch(f"/api/v1/listings/{need['id']}", json={"max_distance_km": 10}, headers=buyer)
+    far = client.patch(need_url, json={"max_distance_km": 10}, headers=api.current(need_url, buyer))
     assert far.status_code == 200
     assert _matches(client, seller, ash["id"])["total"] == 0
-    client.patch(f"/api/v1/listings/{need['id']}", json={"max_distance_km": 100}, headers=buyer)
+    near = client.patch(need_url, json={"max_distance_km": 100}, headers=api.current(need_url, buyer))
+    assert near.status_code == 200
     assert _matches(client, seller, ash["id"])["total"] == 1
-    assert client.delete(url, headers=seller).status_code == 204
+    assert client.delete(url, headers=api.current(url, seller)).status_code == 204
     assert _matches(client, buyer, need["id"])["total"] == 0
 
 
@@ -85,7 +87,8 @@ def test_a_rebuild_changes_nothing_after_api_writes(api: Api, client: TestClient
     seller, buyer, _, need = _pair(api)
     api.listing(buyer, **CEMENT_NEED | {"title": "Fly ash for ready-mix concrete", "quantity": 5000})
     api.listing(seller, **ASH | {"title": "Żużel i popiół paleniskowy", "ewc": "10 01 01"})
-    client.patch(f"/api/v1/listings/{need['id']}", json={"quantity": 9000}, headers=buyer)
+    need_url = f"/api/v1/listings/{need['id']}"
+    assert client.patch(need_url, json={"quantity": 9000}, headers=api.current(need_url, buyer)).status_code == 200
     before = {(m.offer_id, m.need_id, m.score) for m in session.scalars(select(Match))}
     assert before
     report = rebuild(session)
@@ -110,7 +113,8 @@ def test_anonymous_counterparts_stay_hidden_in_matches(api: Api, client: TestCli
 
 def test_private_listings_take_no_part_in_matching(api: Api, client: TestClient) -> None:
     seller, buyer, ash, need = _pair(api)
-    client.patch(f"/api/v1/listings/{ash['id']}", json={"visibility": "private"}, headers=seller)
+    url = f"/api/v1/listings/{ash['id']}"
+    assert client.patch(url, json={"visibility": "private"}, headers=api.current(url, seller)).status_code == 200
     assert _matches(client, buyer, need["id"])["total"] == 0
     assert _matches(client, seller, ash["id"])["total"] == 0
 
@@ -120,7 +124,11 @@ def test_hazardous_offers_reach_only_receivers_that_accept_them(api: Api, client
     oil_ash = api.listing(seller, **ASH | {"title": "Popiół lotny z oleju opałowego", "ewc": "10 01 04"})
     assert oil_ash["hazardous"] is True
     assert oil_ash["id"] not in {m["listing"]["id"] for m in _matches(client, buyer, need["id"])["items"]}
-    client.patch(f"/api/v1/listings/{need['id']}", json={"properties": {"accepts_hazardous": True}}, headers=buyer)
+    need_url = f"/api/v1/listings/{need['id']}"
+    accepting = client.patch(
+        need_url, json={"properties": {"accepts_hazardous": True}}, headers=api.current(need_url, buyer)
+    )
+    assert accepting.status_code == 200
     items = _matches(client, buyer, need["id"])["items"]
     hazardous = next(m for m in items if m["listing"]["id"] == oil_ash["id"])
     assert any("hazardous" in sentence for sentence in hazardous["explanation"])
@@ -169,7 +177,8 @@ def test_code_suggestion_endpoint(api: Api, client: TestClient) -> None:
 
 def test_matches_of_a_hidden_listing_are_hidden(api: Api, client: TestClient) -> None:
     seller, _, ash, _ = _pair(api)
-    client.patch(f"/api/v1/listings/{ash['id']}", json={"visibility": "private"}, headers=seller)
+    url = f"/api/v1/listings/{ash['id']}"
+    assert client.patch(url, json={"visibility": "private"}, headers=api.current(url, seller)).status_code == 200
     stranger = api.key(api.organization()["id"])
     assert client.get(f"/api/v1/listings/{ash['id']}/matches", headers=stranger).status_code == 404
 

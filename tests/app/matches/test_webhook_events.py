@@ -36,8 +36,7 @@ def test_new_matches_and_workflow_steps_are_announced(api: Api, client: TestClie
     created = [e for e in events() if e[0] == "match.created"]
     assert len(created) == 1  # the seller's subscription; the buyer's threshold is above the score
     match = client.get(f"/api/v1/listings/{need['id']}/matches", headers=buyer).json()["items"][0]
-    assert (
-        client.patch(f"/api/v1/matches/{match['id']}", json={"state": "interested"}, headers=buyer).status_code == 200
-    )
+    url = f"/api/v1/matches/{match['id']}"
+    assert client.patch(url, json={"state": "interested"}, headers=api.current(url, buyer)).status_code == 200
     updated = [e for e in events() if e[0] == "match.updated"]
     assert updated == [("match.updated", match["id"])] * 2  # both subscriptions hear of workflow steps

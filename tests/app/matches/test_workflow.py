@@ -7,7 +7,9 @@ from tests.conftest import Api
 
 
 def _step(client: TestClient, headers: dict[str, str], match_id: str, **body: object) -> dict[str, object]:
-    response = client.patch(f"/api/v1/matches/{match_id}", json=body, headers=headers)
+    url = f"/api/v1/matches/{match_id}"
+    etag = client.get(url, headers=headers).headers["etag"]
+    response = client.patch(url, json=body, headers=headers | {"If-Match": etag})
     assert response.status_code == 200, response.text
     return dict(response.json())
 
@@ -68,13 +70,14 @@ def test_full_workflow_reveals_identities_only_after_both_say_interested(api: Ap
 def test_impossible_transitions_are_409(api: Api, client: TestClient) -> None:
     s = build(api, client)
     url = f"/api/v1/matches/{s.match_id}"
-    early = client.patch(url, json={"state": "in_contact"}, headers=s.buyer)
+    early = client.patch(url, json={"state": "in_contact"}, headers=api.current(url, s.buyer))
     assert early.status_code == 409
     assert early.headers["content-type"] == "application/problem+json"
     assert "interested" in early.json()["detail"]
     _step(client, s.buyer, s.match_id, state="interested")
-    assert client.patch(url, json={"state": "in_contact"}, headers=s.buyer).status_code == 409  # seller silent
-    skipped = client.patch(url, json={"state": "realised", "quantity": 1, "start_date": "2026-01-01"}, headers=s.buyer)
+    buyer = api.current(url, s.buyer)
+    assert client.patch(url, json={"state": "in_contact"}, headers=buyer).status_code == 409  # seller silent
+    skipped = client.patch(url, json={"state": "realised", "quantity": 1, "start_date": "2026-01-01"}, headers=buyer)
     assert skipped.status_code == 409
     assert client.get(f"{url}/events", headers=s.buyer).json()["total"] == 1
 
@@ -82,16 +85,16 @@ def test_impossible_transitions_are_409(api: Api, client: TestClient) -> None:
 def test_declining_needs_a_reason_from_the_list(api: Api, client: TestClient) -> None:
     s = build(api, client)
     url = f"/api/v1/matches/{s.match_id}"
-    missing = client.patch(url, json={"state": "declined"}, headers=s.buyer)
+    missing = client.patch(url, json={"state": "declined"}, headers=api.current(url, s.buyer))
     assert missing.status_code == 422
-    wrong = client.patch(url, json={"state": "declined", "reason": "mood"}, headers=s.buyer)
+    wrong = client.patch(url, json={"state": "declined", "reason": "mood"}, headers=api.current(url, s.buyer))
     assert wrong.status_code == 422
     assert wrong.json()["errors"][0]["field"] == "reason"
     declined = _step(client, s.buyer, s.match_id, state="declined", reason="distance", note="Za daleko koleją")
     assert declined["status"] == "declined"
     event = client.get(f"{url}/events", headers=s.seller).json()["items"][0]
     assert (event["reason"], event["note"]) == ("distance", "Za daleko koleją")
-    incomplete = client.patch(url, json={"state": "realised"}, headers=s.seller)
+    incomplete = client.patch(url, json={"state": "realised"}, headers=api.current(url, s.seller))
     assert incomplete.status_code == 422
 
 
@@ -102,15 +105,19 @@ def test_only_parties_move_their_side(api: Api, client: TestClient) -> None:
     stranger = api.key(api.organization()["id"])
     assert client.patch(url, json={"state": "interested"}, headers=stranger).status_code == 404
     assert client.get(url, headers=stranger).status_code == 404
-    assert client.patch(url, json={"state": "interested"}, headers=api.admin).status_code == 422  # which side?
-    by_admin = client.patch(url, json={"state": "interested", "side": "need"}, headers=api.admin)
+    admin = api.current(url, api.admin)
+    assert client.patch(url, json={"state": "interested"}, headers=admin).status_code == 422  # which side?
+    by_admin = client.patch(url, json={"state": "interested", "side": "need"}, headers=admin)
     assert by_admin.json()["need_state"] == "interested"
 
 
 def test_a_match_with_history_survives_when_the_engine_drops_it(api: Api, client: TestClient) -> None:
     s = build(api, client)
     _step(client, s.buyer, s.match_id, state="interested")
-    client.patch(f"/api/v1/listings/{s.need['id']}", json={"max_distance_km": 1}, headers=s.buyer)
+    need_url = f"/api/v1/listings/{s.need['id']}"
+    assert (
+        client.patch(need_url, json={"max_distance_km": 1}, headers=api.current(need_url, s.buyer)).status_code == 200
+    )
     kept = client.get(f"/api/v1/matches/{s.match_id}", headers=s.buyer)
     assert kept.status_code == 200
     assert kept.json()["need_state"] == "interested"

@@ -86,7 +86,9 @@ def test_expiring_listings_are_announced_once(
 
     # Extended, and later close to ending again: that is news, announced once more.
     changed = client.patch(
-        f"/api/v1/listings/{soon}", json={"available_until": (today + timedelta(days=5)).isoformat()}, headers=member
+        f"/api/v1/listings/{soon}",
+        json={"available_until": (today + timedelta(days=5)).isoformat()},
+        headers=api.current(f"/api/v1/listings/{soon}", member),
     )
     assert changed.status_code == 200, changed.text
     assert service.expiring_listings(session, 7) == 1

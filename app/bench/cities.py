@@ -1,0 +1,101 @@
+"""Polish cities where synthetic organizations are placed: NUTS-3 region, coordinates, population (about 2021).
+
+Large cities and the industrial towns whose plants give Polish industrial symbiosis its shape (Bełchatów, Połaniec,
+Puławy, Police, Płock, Świecie...), so that generated firms cluster the way real ones do.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class City:
+    name: str
+    region: str
+    lat: float
+    lon: float
+    population: int
+
+
+CITIES: tuple[City, ...] = (
+    City("Warszawa", "PL911", 52.2297, 21.0122, 1_860_000),
+    City("Kraków", "PL213", 50.0647, 19.9450, 800_000),
+    City("Wrocław", "PL514", 51.1079, 17.0385, 673_000),
+    City("Łódź", "PL711", 51.7592, 19.4560, 660_000),
+    City("Poznań", "PL415", 52.4064, 16.9252, 540_000),
+    City("Gdańsk", "PL633", 54.3520, 18.6466, 486_000),
+    City("Szczecin", "PL424", 53.4285, 14.5528, 396_000),
+    City("Bydgoszcz", "PL613", 53.1235, 18.0084, 337_000),
+    City("Lublin", "PL814", 51.2465, 22.5684, 334_000),
+    City("Białystok", "PL841", 53.1325, 23.1688, 294_000),
+    City("Katowice", "PL22A", 50.2649, 19.0238, 286_000),
+    City("Gdynia", "PL633", 54.5189, 18.5305, 243_000),
+    City("Częstochowa", "PL224", 50.8118, 19.1203, 213_000),
+    City("Radom", "PL921", 51.4027, 21.1471, 204_000),
+    City("Rzeszów", "PL823", 50.0412, 21.9991, 197_000),
+    City("Toruń", "PL613", 53.0138, 18.5984, 197_000),
+    City("Sosnowiec", "PL22B", 50.2863, 19.1041, 195_000),
+    City("Kielce", "PL721", 50.8661, 20.6286, 187_000),
+    City("Gliwice", "PL229", 50.2945, 18.6714, 175_000),
+    City("Olsztyn", "PL622", 53.7784, 20.4801, 170_000),
+    City("Zabrze", "PL229", 50.3249, 18.7857, 170_000),
+    City("Bielsko-Biała", "PL225", 49.8224, 19.0584, 169_000),
+    City("Bytom", "PL228", 50.3480, 18.9328, 162_000),
+    City("Zielona Góra", "PL432", 51.9356, 15.5062, 140_000),
+    City("Rybnik", "PL227", 50.0971, 18.5463, 136_000),
+    City("Ruda Śląska", "PL22A", 50.2558, 18.8556, 136_000),
+    City("Opole", "PL524", 50.6751, 17.9213, 127_000),
+    City("Tychy", "PL22C", 50.1218, 18.9664, 127_000),
+    City("Gorzów Wielkopolski", "PL431", 52.7368, 15.2288, 122_000),
+    City("Elbląg", "PL621", 54.1522, 19.4088, 119_000),
+    City("Płock", "PL923", 52.5463, 19.7065, 119_000),
+    City("Dąbrowa Górnicza", "PL22B", 50.3217, 19.1949, 119_000),
+    City("Wałbrzych", "PL517", 50.7714, 16.2843, 111_000),
+    City("Włocławek", "PL619", 52.6482, 19.0678, 108_000),
+    City("Tarnów", "PL217", 50.0121, 20.9858, 108_000),
+    City("Chorzów", "PL22A", 50.2975, 18.9545, 107_000),
+    City("Koszalin", "PL426", 54.1944, 16.1722, 106_000),
+    City("Kalisz", "PL416", 51.7611, 18.0910, 100_000),
+    City("Legnica", "PL516", 51.2070, 16.1553, 99_000),
+    City("Grudziądz", "PL616", 53.4837, 18.7536, 94_000),
+    City("Jaworzno", "PL22B", 50.2052, 19.2749, 90_000),
+    City("Słupsk", "PL636", 54.4641, 17.0285, 89_000),
+    City("Jastrzębie-Zdrój", "PL227", 49.9556, 18.5903, 88_000),
+    City("Nowy Sącz", "PL218", 49.6218, 20.6970, 83_000),
+    City("Jelenia Góra", "PL515", 50.9044, 15.7194, 78_000),
+    City("Siedlce", "PL925", 52.1676, 22.2902, 77_000),
+    City("Konin", "PL414", 52.2230, 18.2511, 72_000),
+    City("Piła", "PL411", 53.1510, 16.7382, 72_000),
+    City("Piotrków Trybunalski", "PL713", 51.4050, 19.7030, 72_000),
+    City("Inowrocław", "PL617", 52.7999, 18.2600, 71_000),
+    City("Lubin", "PL516", 51.4010, 16.2015, 71_000),
+    City("Ostrowiec Świętokrzyski", "PL722", 50.9294, 21.3854, 68_000),
+    City("Suwałki", "PL843", 54.1118, 22.9309, 69_000),
+    City("Głogów", "PL516", 51.6636, 16.0845, 66_000),
+    City("Leszno", "PL417", 51.8403, 16.5749, 62_000),
+    City("Zamość", "PL812", 50.7231, 23.2520, 61_000),
+    City("Łomża", "PL842", 53.1781, 22.0590, 62_000),
+    City("Chełm", "PL812", 51.1431, 23.4716, 61_000),
+    City("Ełk", "PL623", 53.8281, 22.3647, 61_000),
+    City("Kędzierzyn-Koźle", "PL524", 50.3499, 18.2262, 60_000),
+    City("Przemyśl", "PL822", 49.7838, 22.7678, 58_000),
+    City("Stalowa Wola", "PL824", 50.5827, 22.0536, 58_000),
+    City("Bełchatów", "PL713", 51.3687, 19.3564, 56_000),
+    City("Biała Podlaska", "PL811", 52.0324, 23.1165, 56_000),
+    City("Ostrołęka", "PL924", 53.0840, 21.5750, 51_000),
+    City("Puławy", "PL815", 51.4165, 21.9694, 47_000),
+    City("Skierniewice", "PL715", 51.9547, 20.1583, 47_000),
+    City("Starogard Gdański", "PL638", 53.9659, 18.5300, 47_000),
+    City("Tarnobrzeg", "PL824", 50.5729, 21.6794, 46_000),
+    City("Krosno", "PL821", 49.6887, 21.7706, 45_000),
+    City("Ciechanów", "PL922", 52.8813, 20.6200, 43_000),
+    City("Nysa", "PL523", 50.4747, 17.3344, 43_000),
+    City("Sieradz", "PL714", 51.5955, 18.7300, 41_000),
+    City("Żyrardów", "PL926", 52.0488, 20.4456, 40_000),
+    City("Chojnice", "PL637", 53.6955, 17.5570, 40_000),
+    City("Oświęcim", "PL21A", 50.0344, 19.2210, 36_000),
+    City("Chrzanów", "PL21A", 50.1355, 19.4021, 36_000),
+    City("Nowy Targ", "PL219", 49.4774, 20.0322, 33_000),
+    City("Police", "PL428", 53.5521, 14.5718, 33_000),
+    City("Świecie", "PL618", 53.4094, 18.4475, 25_000),
+    City("Połaniec", "PL722", 50.4333, 21.2833, 8_000),
+)

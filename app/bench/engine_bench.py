@@ -1,0 +1,181 @@
+"""Benchmarks of the engine alone, without database or HTTP: a full rebuild, the naive all-pairs scan against
+blocking, and the candidates of new listings arriving in a large index.
+
+Each function returns plain figures (a dict) and is meant to run in a fresh process (see runner.py), so that its
+peak memory is its own.
+"""
+
+import math
+import pickle
+import random
+import statistics
+import time
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from app.bench.generate import eligible, generate, records
+from app.bench.machine import peak_rss_mb
+from matching.engine import Engine, Index
+from matching.records import Listing, Profile
+
+ENRICH_BATCH = 500
+TOP_K = 20  # what a screen of candidates shows
+
+
+def prepare(listings: int, seed: int, seed_dir: Path, path: Path) -> dict[str, Any]:
+    """Generates a data set and writes the engine's records of it (every listing, and whether it takes part)."""
+    started = time.perf_counter()
+    dataset = generate(listings, seed=seed, seed_dir=seed_dir)
+    taking_part = [eligible(raw) for raw in dataset.listings]
+    with path.open("wb") as handle:
+        pickle.dump((records(dataset), taking_part), handle, protocol=pickle.HIGHEST_PROTOCOL)
+    return {"listings": listings, "organizations": len(dataset.organizations), "seconds": time.perf_counter() - started}
+
+
+@lru_cache
+def _engine(seed_dir: Path) -> Engine:
+    return Engine.from_seed_data(seed_dir).fit()
+
+
+def _load(path: Path) -> tuple[list[Listing], list[bool]]:
+    with path.open("rb") as handle:
+        loaded: tuple[list[Listing], list[bool]] = pickle.load(handle)
+    return loaded
+
+
+def _enrich(engine: Engine, listings: Sequence[Listing]) -> list[Profile]:
+    profiles: list[Profile] = []
+    for start in range(0, len(listings), ENRICH_BATCH):
+        profiles.extend(engine.profiles(listings[start : start + ENRICH_BATCH]))
+    return profiles
+
+
+def rebuild(path: Path, seed_dir: Path, sample_offers: int | None = None, seed: int = 1) -> dict[str, Any]:
+    """What `symbioza match --rebuild` asks of the engine: enrich every listing, index those taking part and find
+    every offer's candidates. With `sample_offers`, only that many offers (drawn at random) are matched and the
+    matching time and match count are scaled up to all offers: an estimate, and reported as one."""
+    listings, taking_part = _load(path)
+    engine = _engine(seed_dir)
+    started = time.perf_counter()
+    profiles = _enrich(engine, listings)
+    enriched = time.perf_counter()
+    index = Index(engine).add_profiles(p for p, keep in zip(profiles, taking_part, strict=True) if keep)
+    indexed = time.perf_counter()
+    offers = [p.listing.id for p, keep in zip(profiles, taking_part, strict=True) if keep and p.listing.kind == "offer"]
+    matched = (
+        random.Random(seed).sample(offers, sample_offers) if sample_offers and sample_offers < len(offers) else offers
+    )
+    matches = sum(len(index.candidates(offer)) for offer in matched)
+    done = time.perf_counter()
+    scale = len(offers) / len(matched) if matched else 1.0
+    return {
+        "listings": len(listings),
+        "taking_part": len(index.profiles),
+        "offers": len(offers),
+        "offers_matched": len(matched),
+        "estimated": len(matched) < len(offers),
+        "enrich_s": enriched - started,
+        "index_s": indexed - enriched,
+        "match_s": (done - indexed) * scale,
+        "total_s": (enriched - started) + (indexed - enriched) + (done - indexed) * scale,
+        "matches": round(matches * scale),
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def naive(path: Path, seed_dir: Path) -> dict[str, Any]:
+    """Every offer against every need with the engine's own pair verdict (no index, no pre-filter), against the
+    blocked search. Recall is the share of the naive scan's pairs (scoring at least the engine's min_score, the
+    threshold for a stored and displayed match) that the blocked search also finds."""
+    listings, taking_part = _load(path)
+    engine = _engine(seed_dir)
+    profiles = [p for p, keep in zip(_enrich(engine, listings), taking_part, strict=True) if keep]
+    index = Index(engine).add_profiles(profiles)
+    offers = [p for p in profiles if p.listing.kind == "offer"]
+    needs = [p for p in profiles if p.listing.kind == "need"]
+    started = time.perf_counter()
+    blocked = {(c.offer_id, c.need_id) for offer in offers for c in index.candidates(offer.listing.id)}
+    blocked_s = time.perf_counter() - started
+    started = time.perf_counter()
+    found = {
+        (offer.listing.id, need.listing.id)
+        for offer in offers
+        for need in needs
+        if engine.pair(offer, need) is not None
+    }
+    naive_s = time.perf_counter() - started
+    kept = len(found & blocked)
+    return {
+        "listings": len(listings),
+        "pairs_scanned": len(offers) * len(needs),
+        "naive_pairs": len(found),
+        "blocked_pairs": len(blocked),
+        "missed": len(found - blocked),
+        "extra": len(blocked - found),
+        "recall": kept / len(found) if found else 1.0,
+        "naive_s": naive_s,
+        "blocked_s": blocked_s,
+        "speedup": naive_s / blocked_s if blocked_s else float("inf"),
+        "threshold": engine.min_score,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def arrivals(path: Path, seed_dir: Path, samples: int, seed: int = 1) -> dict[str, Any]:
+    """New listings arriving in an index of every listing of the data set: each is enriched and added, its
+    candidates are found (all of them, and the best TOP_K), then it is taken out again."""
+    listings, taking_part = _load(path)
+    engine = _engine(seed_dir)
+    started = time.perf_counter()
+    index = Index(engine).add_profiles(
+        p for p, keep in zip(_enrich(engine, listings), taking_part, strict=True) if keep
+    )
+    built_s = time.perf_counter() - started
+    arriving = _arriving(samples, seed, seed_dir)
+    add_ms, all_ms, top_ms, found = [], [], [], []
+    for listing in arriving:
+        t0 = time.perf_counter()
+        index.add(listing)
+        t1 = time.perf_counter()
+        candidates = index.candidates(listing.id)
+        t2 = time.perf_counter()
+        index.candidates(listing.id, k=TOP_K)
+        t3 = time.perf_counter()
+        index.remove(listing.id)
+        add_ms.append((t1 - t0) * 1000)
+        all_ms.append((t2 - t0) * 1000)  # enrich and add, then every candidate
+        top_ms.append((t1 - t0 + t3 - t2) * 1000)  # enrich and add, then the best TOP_K
+        found.append(len(candidates))
+    return {
+        "listings": len(listings),
+        "taking_part": len(index.profiles),
+        "index_build_s": built_s,
+        "samples": len(arriving),
+        "add_ms": percentiles(add_ms),
+        "all_candidates_ms": percentiles(all_ms),
+        "top_candidates_ms": percentiles(top_ms),
+        "top_k": TOP_K,
+        "candidates": percentiles([float(n) for n in found]),
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def _arriving(samples: int, seed: int, seed_dir: Path) -> list[Listing]:
+    """Listings that are not in the index: another seed's data, taking part in matching, with fresh ids."""
+    extra = generate(samples * 2, seed=seed + 1000, seed_dir=seed_dir)
+    fresh = [r for r, raw in zip(records(extra), extra.listings, strict=True) if eligible(raw)]
+    return fresh[:samples]
+
+
+def percentiles(values: Sequence[float]) -> dict[str, float]:
+    """p50, p95, p99 and the mean (nearest-rank percentiles: each is a value that was measured)."""
+    if not values:
+        return {"p50": float("nan"), "p95": float("nan"), "p99": float("nan"), "mean": float("nan")}
+    ordered = sorted(values)
+
+    def rank(p: float) -> float:
+        return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+    return {"p50": rank(50), "p95": rank(95), "p99": rank(99), "mean": statistics.fmean(ordered)}
