@@ -57,6 +57,16 @@ class PreconditionFailed(SymbiozaError):
     title = "Precondition failed"
 
 
+class PayloadTooLarge(SymbiozaError):
+    status = 413
+    title = "Payload too large"
+
+
+class UnsupportedMediaType(SymbiozaError):
+    status = 415
+    title = "Unsupported media type"
+
+
 class PreconditionRequired(SymbiozaError):
     status = 428
     title = "Precondition required"

@@ -11,7 +11,7 @@ import json
 import re
 from typing import Any, NamedTuple
 
-from app.errors import SymbiozaError, ValidationFailed
+from app.errors import PayloadTooLarge, SymbiozaError, UnsupportedMediaType, ValidationFailed
 from app.listings.schemas import ListingCreate
 
 MAX_ROWS = 5000  # listings per upload
@@ -29,16 +29,6 @@ _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _INTEGER = re.compile(r"^[+-]?\d+$")
 _SPACES = re.compile(r"[ \u00a0\u202f]")  # thousands separators: space, no-break space, narrow no-break space
 _OPERATION_SEPARATORS = re.compile(r"[;|,]")
-
-
-class PayloadTooLarge(SymbiozaError):
-    status = 413
-    title = "Payload too large"
-
-
-class UnsupportedMediaType(SymbiozaError):
-    status = 415
-    title = "Unsupported media type"
 
 
 class RowsRejected(ValidationFailed):
