@@ -5,15 +5,17 @@ filters: opposite kinds, the same resource type, different organizations, and a 
 """
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import numpy as np
 
 from matching.impact import BASE_UNIT, annual_rate
 from matching.records import RESOURCE_TYPES, Evidence, Profile
+
+T = TypeVar("T")
 
 # How much sharing each kind of concept says about material compatibility.
 CONCEPT_STRENGTH = {"ewc": 1.0, "route": 0.95, "stream": 0.9, "sub": 0.55}
@@ -185,13 +187,34 @@ NO_START, NO_END = date.min.toordinal(), date.max.toordinal()
 TOLERANCE = 1e-9
 
 
+class LazySequence(Sequence[T]):
+    """Items computed when read: a reach may hold tens of thousands of listings, of which top-k reads a few."""
+
+    def __init__(self, get: Callable[[int], T], size: int) -> None:
+        self._get, self._size = get, size
+
+    def __len__(self) -> int:
+        return self._size
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[T]: ...
+    def __getitem__(self, index: int | slice) -> T | Sequence[T]:
+        if isinstance(index, slice):
+            return [self._get(i) for i in range(*index.indices(self._size))]
+        if not -self._size <= index < self._size:
+            raise IndexError(index)
+        return self._get(index % self._size)
+
+
 @dataclass(frozen=True)
 class Reach:
     """Listings of the opposite kind that share a concept with one listing and pass the vectorised hard filters
     (resource type, owner, distance, availability, hazard), with the comparison values known before scoring:
     material and text exactly, distance and quantity as upper bounds. Arrays are aligned with `ids`."""
 
-    ids: list[str]
+    ids: Sequence[str]
     material: np.ndarray
     text: np.ndarray
     distance: np.ndarray
@@ -274,8 +297,9 @@ class ConceptIndex:
         text = np.divide(dot, norm, out=np.zeros_like(dot), where=norm > 0)
         quantity = _quantity_value(me["annual"], me["unit"], col["annual"], col["unit"])
         kept = np.flatnonzero(keep)
+        kept_rows = rows[kept]
         return Reach(
-            [self._id(row) for row in rows[kept]],
+            LazySequence(lambda i: self._id(int(kept_rows[i])), len(kept_rows)),
             strength[kept],
             text[kept],
             distance[kept],

@@ -170,7 +170,8 @@ class Index:
         reach = self._concepts.reach(profile)
         known = {"material": reach.material, "text": reach.text, "distance": reach.distance, "quantity": reach.quantity}
         bounds = self.engine.scorer.upper_bounds(known, len(reach.ids))
-        return self.engine.best(profile, [self.profiles[i] for i in reach.ids], bounds, k)
+        pool = blocking.LazySequence(lambda i: self.profiles[reach.ids[i]], len(reach.ids))
+        return self.engine.best(profile, pool, bounds, k)
 
     def _put(self, profile: Profile) -> None:
         self.profiles[profile.listing.id] = profile

@@ -147,11 +147,20 @@ def _database(args: argparse.Namespace) -> int:
 
 
 def _incremental(args: argparse.Namespace) -> int:
-    _use(args)
+    url = _use(args)
     report = Report(args.json)
+    seed_dir = get_settings().seed_data_dir
+    if args.load:
+        service_bench.reset_database(url)
     report.header(service_bench.server_version())
+    if args.load:
+        dataset = generate(args.load, seed=args.seed, seed_dir=seed_dir)
+        report.add(f"bulk load, {args.load:,} listings", service_bench.load(dataset))
+        del dataset
+        report.add(f"profiles stored, no matches, {args.load:,} listings", fresh(True, service_bench.store_profiles))
+        service_bench.vacuum()
     admin, _ = service_bench.bench_keys(READ_REGIONS)
-    bodies = service_bench.new_listings(args.requests + 3, args.seed, get_settings().seed_data_dir)
+    bodies = service_bench.new_listings(args.requests + 3, args.seed, seed_dir)
     with service_bench.server(args.workers) as base:
         figures = service_bench.incremental(base, admin, bodies)
     report.add(f"create over HTTP until matches are stored ({args.workers} workers)", figures)
@@ -162,6 +171,7 @@ def _reads(args: argparse.Namespace) -> int:
     _use(args)
     report = Report(args.json)
     report.header(service_bench.server_version())
+    service_bench.vacuum()
     with service_bench.server(args.workers) as base:
         _read_figures(report, base, args.workers, args.seconds, args.concurrency, args.max_requests, args.seed)
     return 0
@@ -237,6 +247,7 @@ def quick(
     )
     report.add(f"rebuild through the database, {listings:,} listings", fresh(isolate, service_bench.rebuild))
     report.add(f"rebuild again, nothing changed, {listings:,} listings", fresh(isolate, service_bench.rebuild))
+    service_bench.vacuum()
     admin, _ = service_bench.bench_keys(READ_REGIONS)
     bodies = service_bench.new_listings(requests + 3, seed, seed_dir)
     with service_bench.server(workers) as base:
@@ -310,6 +321,9 @@ def add_bench(commands: Any) -> None:
     incremental = sub.add_parser("incremental", help="POST /listings until matches are stored, on the loaded database")
     incremental.add_argument("--requests", type=int, default=200)
     incremental.add_argument("--workers", type=int, default=4)
+    incremental.add_argument(
+        "--load", type=_size, help="first WIPE the database and load this many listings with profiles, no matches"
+    )
     common(incremental, url=True)
     incremental.set_defaults(handler=_incremental)
 

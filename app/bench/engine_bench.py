@@ -22,6 +22,7 @@ from matching.records import Listing, Profile
 
 ENRICH_BATCH = 500
 TOP_K = 20  # what a screen of candidates shows
+SCORE_STEPS = (0.4, 0.5, 0.6, 0.7, 0.8)
 
 
 def prepare(listings: int, seed: int, seed_dir: Path, path: Path) -> dict[str, Any]:
@@ -67,7 +68,12 @@ def rebuild(path: Path, seed_dir: Path, sample_offers: int | None = None, seed: 
     matched = (
         random.Random(seed).sample(offers, sample_offers) if sample_offers and sample_offers < len(offers) else offers
     )
-    matches = sum(len(index.candidates(offer)) for offer in matched)
+    matches, above = 0, dict.fromkeys(SCORE_STEPS, 0)
+    for offer in matched:
+        candidates = index.candidates(offer)  # counted, not kept: a rebuild writes them batch by batch
+        matches += len(candidates)
+        for step in SCORE_STEPS:
+            above[step] += sum(c.score >= step for c in candidates)
     done = time.perf_counter()
     scale = len(offers) / len(matched) if matched else 1.0
     return {
@@ -81,6 +87,8 @@ def rebuild(path: Path, seed_dir: Path, sample_offers: int | None = None, seed: 
         "match_s": (done - indexed) * scale,
         "total_s": (enriched - started) + (indexed - enriched) + (done - indexed) * scale,
         "matches": round(matches * scale),
+        # How many there would be with a higher threshold: the stored volume is what the figures above pay for.
+        "matches_at_least": {f"{step:.1f}": round(count * scale) for step, count in above.items()},
         "peak_rss_mb": peak_rss_mb(),
     }
 

@@ -7,6 +7,7 @@ The database is the one SYMBIOZA_DATABASE_URL names (or --url); `reset` wipes it
 import json
 import os
 import random
+import signal
 import socket
 import subprocess
 import sys
@@ -20,14 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, select, text
 
 from app import config, db
 from app.auth.service import create_key
 from app.bench.engine_bench import percentiles
 from app.bench.generate import Dataset, generate
 from app.bench.machine import peak_rss_mb
-from app.listings.models import Listing
+from app.matches import repository
 from app.matches.models import Match
 from app.organizations.models import Organization
 
@@ -92,8 +93,8 @@ def server_version() -> str:
 
 
 def load(dataset: Dataset) -> dict[str, Any]:
-    """Organizations and listings in bulk (multi-row inserts, no ORM objects, no matching): `symbioza match
-    --rebuild` computes profiles and matches afterwards."""
+    """Organizations and listings in bulk (COPY on PostgreSQL, multi-row inserts elsewhere; no ORM objects, no
+    matching): `symbioza match --rebuild` computes profiles and matches afterwards."""
     started = time.perf_counter()
     now = db.utcnow()
     organizations = [
@@ -102,9 +103,10 @@ def load(dataset: Dataset) -> dict[str, Any]:
     ]
     listings = [_listing_row(raw, now) for raw in dataset.listings]
     with db.session_scope() as session:
-        for model, rows in ((Organization, organizations), (Listing, listings)):
+        for table, rows in ((repository.ORGANIZATIONS, organizations), (repository.LISTINGS, listings)):
             for start in range(0, len(rows), LOAD_CHUNK):
-                session.execute(insert(model), rows[start : start + LOAD_CHUNK])
+                repository.bulk_insert(session, table, rows[start : start + LOAD_CHUNK])
+    vacuum()
     return {
         "organizations": len(organizations),
         "listings": len(listings),
@@ -127,6 +129,17 @@ def _listing_row(raw: dict[str, Any], now: Any) -> dict[str, Any]:
     }
 
 
+def vacuum() -> None:
+    """On PostgreSQL, VACUUM ANALYZE the matching tables, as autovacuum does some time after large writes: fresh
+    statistics for the planner, and a visibility map for index-only scans."""
+    engine = db.get_engine()
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        for table in ("organizations", "listings", "listing_concepts", "matches"):
+            connection.execute(text(f"VACUUM ANALYZE {table}"))
+
+
 def rebuild() -> dict[str, Any]:
     """`symbioza match --rebuild` on the configured database: wall time, this process's peak memory, what it
     wrote and how large the tables are afterwards."""
@@ -146,6 +159,16 @@ def rebuild() -> dict[str, Any]:
         "peak_rss_mb": peak_rss_mb(),
         "table_mb": table_sizes(),
     }
+
+
+def store_profiles() -> dict[str, Any]:
+    """Every listing's profile stored, no matches computed: a loaded database ready for incremental writes."""
+    from app.matches.sync import refresh_profiles
+
+    started = time.perf_counter()
+    with db.session_scope() as session:
+        listings = refresh_profiles(session)
+    return {"listings": listings, "seconds": time.perf_counter() - started, "peak_rss_mb": peak_rss_mb()}
 
 
 def table_sizes() -> dict[str, float]:
@@ -183,21 +206,39 @@ def server(workers: int) -> Iterator[str]:
     # The server's own log (one access line per request) goes to a file, not between the figures.
     log = Path(tempfile.gettempdir()) / f"symbioza-bench-server-{port}.log"
     with log.open("wb") as output:
+        # A session of its own: stopping it stops uvicorn's worker processes too, not only their parent.
         process = subprocess.Popen(
-            [*command, "--workers", str(workers), "--log-level", "warning"], env=env, stdout=output, stderr=output
+            [*command, "--workers", str(workers), "--log-level", "warning"],
+            env=env,
+            stdout=output,
+            stderr=output,
+            start_new_session=True,
         )
         base = f"http://127.0.0.1:{port}"
         try:
             _wait_until_up(base, process, log)
             yield base
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            _stop(process)
     log.unlink(missing_ok=True)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the server's process group (uvicorn and its workers), then SIGKILL if it lingers."""
+    for sig, wait_s in ((signal.SIGTERM, 15.0), (signal.SIGKILL, 15.0)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=wait_s)
+        except subprocess.TimeoutExpired:
+            continue
+        time.sleep(0.5)  # the workers leave just after their parent
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            return
 
 
 def _wait_until_up(base: str, process: subprocess.Popen[bytes], log: Path) -> None:

@@ -2,12 +2,12 @@
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import asdict
+from dataclasses import fields
 from typing import Any, NamedTuple
 
 from app.listings.models import Listing
 from app.matches.models import ListingConcept, Match
-from matching.records import Candidate, Evidence, Profile
+from matching.records import Candidate, Comparison, Evidence, Impact, Profile
 from matching.records import Listing as ListingRecord
 
 
@@ -84,14 +84,20 @@ def concept_rows(profile: Profile) -> list[ListingConcept]:
     ]
 
 
+# Field names in declaration order: the dicts below equal dataclasses.asdict's (which copies every value deeply
+# and was the largest single cost of a rebuild), so stored JSON keeps its exact text.
+COMPARISON_FIELDS = tuple(f.name for f in fields(Comparison))
+IMPACT_FIELDS = tuple(f.name for f in fields(Impact))
+
+
 def match_values(candidate: Candidate, engine_version: str) -> dict[str, Any]:
     return {
         "score": candidate.score,
         "rule": candidate.rule,
-        "components": [asdict(c) for c in candidate.components],
+        "components": [{name: getattr(c, name) for name in COMPARISON_FIELDS} for c in candidate.components],
         "explanation": list(candidate.explanation),
         "distance_km": candidate.distance_km,
-        "impact": asdict(candidate.impact),
+        "impact": {name: getattr(candidate.impact, name) for name in IMPACT_FIELDS},
         "co2e_avoided_t": candidate.impact.co2e_avoided_t,
         "engine_version": engine_version,
     }

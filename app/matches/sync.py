@@ -83,9 +83,7 @@ def rebuild(session: Session, progress: Progress | None = None) -> RebuildReport
     """
     engine = get_engine()
     repository.lock_matches(session)
-    rows = repository.all_listing_rows(session)
-    profiles = _profiles_in_batches(engine, rows, progress)
-    _store_profiles(session, rows, profiles)
+    rows, profiles = _refresh_profiles(session, engine, progress)
     taking_part = [profile for row, profile in zip(rows, profiles, strict=True) if is_eligible(row)]
     index = Index(engine).add_profiles(taking_part)
     offers = [profile.listing.id for profile in taking_part if profile.listing.kind == "offer"]
@@ -105,7 +103,25 @@ def rebuild(session: Session, progress: Progress | None = None) -> RebuildReport
         if progress:
             progress("matching offers", start + len(batch), len(offers))
     removed += repository.delete_untouched_matches_of_non_offers(session)
+    repository.analyze(session)
     return RebuildReport(len(rows), matches, added, changed, removed)
+
+
+def refresh_profiles(session: Session, progress: Progress | None = None) -> int:
+    """Recomputes and stores every listing's profile (concepts, suggested code) without matching; returns how many
+    listings there are. A rebuild does this first; alone, it prepares a loaded database for incremental writes."""
+    repository.lock_matches(session)
+    rows, _ = _refresh_profiles(session, get_engine(), progress)
+    return len(rows)
+
+
+def _refresh_profiles(
+    session: Session, engine: Engine, progress: Progress | None
+) -> tuple[Sequence[Any], list[Profile]]:
+    rows = repository.all_listing_rows(session)
+    profiles = _profiles_in_batches(engine, rows, progress)
+    _store_profiles(session, rows, profiles)
+    return rows, profiles
 
 
 def _profiles_in_batches(engine: Engine, rows: Sequence[Any], progress: Progress | None) -> list[Profile]:

@@ -19,13 +19,13 @@ def test_quick_measures_every_stage_at_a_tiny_size(
     results = tmp_path / "results.jsonl"
     quick(
         listings=300,
-        naive_listings=200,
+        naive_listings=150,
         url=scratch_database,
         workers=1,
-        requests=4,
-        seconds=1.0,
+        requests=3,
+        seconds=0.5,
         concurrency=2,
-        arrivals=5,
+        arrivals=3,
         seed=3,
         json_path=results,
         directory=tmp_path,
@@ -50,10 +50,10 @@ def test_quick_measures_every_stage_at_a_tiny_size(
     # The engine alone and the rebuild through the database find the same matches; a second rebuild changes nothing.
     assert figures["engine rebuild"]["matches"] == built["matches"]
     assert (figures["rebuild again"]["added"], figures["rebuild again"]["changed"]) == (0, 0)
-    assert figures["create over HTTP until matches are stored"]["requests"] == 4
+    assert figures["create over HTTP until matches are stored"]["requests"] == 3
     for read in ("GET /listings/{id}/matches", "GET /matches?region=..."):
         assert figures[read]["requests"] > 0 and figures[read]["errors"] == 0
-    assert figures["new listings in an index of 300"]["samples"] == 5
+    assert figures["new listings in an index of 300"]["samples"] == 3
     printed = capsys.readouterr().out
     assert "machine" in printed and "cores" in printed and "SQLite" in printed
 
