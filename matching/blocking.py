@@ -13,7 +13,8 @@ from typing import Any, TypeVar, overload
 import numpy as np
 
 from matching.impact import BASE_UNIT, annual_rate
-from matching.records import RESOURCE_TYPES, Evidence, Profile
+from matching.quality import QUALITY_LIMITS, UNSTATED_QUALITY, number
+from matching.records import RESOURCE_TYPES, Evidence, Listing, Profile
 
 T = TypeVar("T")
 
@@ -179,6 +180,7 @@ _COLUMNS: dict[str, tuple[type, float | int | bool]] = {
     "hazardous": (np.bool_, False),
     "accepts_hazardous": (np.bool_, False),
     "norm2": (np.float64, 0.0),
+    "quality_cap": (np.float64, 1.0),
 }
 KINDS = ("offer", "need")
 NO_START, NO_END = date.min.toordinal(), date.max.toordinal()
@@ -212,13 +214,24 @@ class LazySequence(Sequence[T]):
 class Reach:
     """Listings of the opposite kind that share a concept with one listing and pass the vectorised hard filters
     (resource type, owner, distance, availability, hazard), with the comparison values known before scoring:
-    material and text exactly, distance and quantity as upper bounds. Arrays are aligned with `ids`."""
+    material and text exactly, distance, quantity and quality as upper bounds. Arrays are aligned with `ids`."""
 
     ids: Sequence[str]
     material: np.ndarray
     text: np.ndarray
     distance: np.ndarray
     quantity: np.ndarray
+    quality: np.ndarray
+
+    def known(self) -> dict[str, np.ndarray]:
+        """The comparison values (or their upper bounds) known before scoring, by comparison name."""
+        return {
+            "material": self.material,
+            "text": self.text,
+            "distance": self.distance,
+            "quantity": self.quantity,
+            "quality": self.quality,
+        }
 
 
 class ConceptIndex:
@@ -296,6 +309,7 @@ class ConceptIndex:
         norm = np.sqrt(me["norm2"] * col["norm2"])
         text = np.divide(dot, norm, out=np.zeros_like(dot), where=norm > 0)
         quantity = _quantity_value(me["annual"], me["unit"], col["annual"], col["unit"])
+        quality = col["quality_cap"] if is_offer else np.full(len(rows), me["quality_cap"])
         kept = np.flatnonzero(keep)
         kept_rows = rows[kept]
         return Reach(
@@ -304,6 +318,7 @@ class ConceptIndex:
             text[kept],
             distance[kept],
             quantity[kept],
+            quality[kept],
         )
 
     def __len__(self) -> int:
@@ -360,7 +375,17 @@ class ConceptIndex:
             "hazardous": listing.hazardous,
             "accepts_hazardous": accepts,
             "norm2": sum(e.weight**2 for e in profile.concepts.values()),
+            "quality_cap": quality_cap(listing),
         }
+
+
+def quality_cap(listing: Listing) -> float:
+    """The most comparisons.quality can give a pair with this need: a need that sets no quality limit gets 0.7
+    from every offer ("unstated"); with limits, up to 1. Offers leave the cap to the need (1)."""
+    if listing.kind != "need":
+        return 1.0
+    limits = (number(listing.properties.get(key)) for key in QUALITY_LIMITS)
+    return 1.0 if any(limit is not None for limit in limits) else UNSTATED_QUALITY
 
 
 UNIT_CODES = {unit: i for i, unit in enumerate(sorted({base for base, _ in BASE_UNIT.values()}))}

@@ -9,6 +9,7 @@ from datetime import date
 from matching.blocking import Shared
 from matching.impact import annual_rate
 from matching.knowledge import Knowledge, Route
+from matching.quality import QUALITY_LIMITS, UNSTATED_QUALITY, number
 from matching.records import Profile
 
 HEAT_STREAMS = ("heat_low", "heat_medium", "heat_high", "steam")
@@ -110,29 +111,13 @@ def timing(pair: Pair) -> Outcome:
     return Outcome(1.0, "overlap", f"Both are available from {_day(start)} to {_day(end)}.")
 
 
-# need property -> (offer property, the offer value must be at least / at most the need's)
-LIMITS = {
-    "min_temperature_c": ("temperature_c", "min", "temperature", "°C"),
-    "max_temperature_c": ("temperature_c", "max", "temperature", "°C"),
-    "max_moisture_pct": ("moisture_pct", "max", "moisture", "%"),
-    "min_purity_pct": ("purity_pct", "min", "purity", "%"),
-    "max_loi_pct": ("loi_pct", "max", "loss on ignition", "%"),
-    "max_chloride_pct": ("chloride_pct", "max", "chloride", "%"),
-    "min_calorific_value_mj_kg": ("calorific_value_mj_kg", "min", "calorific value", "MJ/kg"),
-    "max_particle_size_mm": ("particle_size_mm", "max", "particle size", "mm"),
-    "ph_min": ("ph", "min", "pH", ""),
-    "ph_max": ("ph", "max", "pH", ""),
-    "max_cod_mg_l": ("cod_mg_l", "max", "COD", "mg/l"),
-}
-
-
 def quality(pair: Pair) -> Outcome:
     offer, need = pair.offer.listing.properties, pair.need.listing.properties
     met, unknown = [], []
-    for limit_key, (offer_key, sense, name, unit) in LIMITS.items():
+    for limit_key, (offer_key, sense, name, unit) in QUALITY_LIMITS.items():
         if limit_key not in need:
             continue
-        wanted, actual = _number(need[limit_key]), _number(offer.get(offer_key))
+        wanted, actual = number(need[limit_key]), number(offer.get(offer_key))
         if wanted is None:
             continue
         if actual is None:
@@ -150,7 +135,7 @@ def quality(pair: Pair) -> Outcome:
         )
     if met:
         return Outcome(1.0, "meets", f"Meets every stated requirement: {', '.join(met)}.")
-    return Outcome(0.7, "unstated", "Neither side states quality limits to check.")
+    return Outcome(UNSTATED_QUALITY, "unstated", "Neither side states quality limits to check.")
 
 
 def legal(pair: Pair) -> Outcome:
@@ -180,10 +165,6 @@ def legal(pair: Pair) -> Outcome:
     if notes:
         return Outcome(1.0, "noted", " ".join(notes))
     return Outcome(1.0, "allowed", "No hazard or waste-permit obstacle.")
-
-
-def _number(value: object) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _day(value: date) -> str:

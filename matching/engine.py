@@ -168,8 +168,7 @@ class Index:
         """The listing's candidates, best first (the k best when k is given)."""
         profile = self.profiles[listing_id]
         reach = self._concepts.reach(profile)
-        known = {"material": reach.material, "text": reach.text, "distance": reach.distance, "quantity": reach.quantity}
-        bounds = self.engine.scorer.upper_bounds(known, len(reach.ids))
+        bounds = self.engine.scorer.upper_bounds(reach.known(), len(reach.ids))
         pool = blocking.LazySequence(lambda i: self.profiles[reach.ids[i]], len(reach.ids))
         return self.engine.best(profile, pool, bounds, k)
 

@@ -12,6 +12,7 @@ from typing import Self
 import numpy as np
 
 from matching.knowledge import Knowledge, Route
+from matching.quality import number
 from matching.records import Evidence, Listing, Profile
 from matching.taxonomy import CodeSuggester, EwcEntry
 from matching.text import ConceptVectoriser, SharedAnalysis
@@ -132,13 +133,13 @@ class Enricher:
         if listing.resource_type != "energy":
             return
         props = listing.properties
-        if listing.kind == "offer" and _number(props.get("temperature_c")) is not None:
+        if listing.kind == "offer" and number(props.get("temperature_c")) is not None:
             band = heat_band(float(props["temperature_c"]))
             self._add_stream(concepts, band, 1.0, "property")
             cooler = [b for b, _ in HEAT_BANDS][[b for b, _ in HEAT_BANDS].index(band) + 1 :]
             for lower in cooler:
                 self._add_stream(concepts, lower, 0.7, "property")
-        wanted = _number(props.get("min_temperature_c")) if listing.kind == "need" else None
+        wanted = number(props.get("min_temperature_c")) if listing.kind == "need" else None
         if wanted is not None:
             self._add_stream(concepts, heat_band(wanted), 1.0, "property")
 
@@ -164,7 +165,3 @@ class Enricher:
         for concept in profile.concepts:
             if concept.startswith("route:"):
                 yield self.knowledge.routes[concept[6:]]
-
-
-def _number(value: object) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None

@@ -109,32 +109,46 @@ def delete_matches_of(session: Session, listing_id: uuid.UUID) -> None:
 
 def page_for_listing(
     session: Session,
+    principal: Principal,
     listing: Listing,
     *,
     min_score: float,
     max_distance_km: float | None,
     rule: str | None,
-) -> Sequence[Match]:
-    side = Match.offer_id if listing.kind == "offer" else Match.need_id
-    query = select(Match).where(side == listing.id, Match.score >= min_score)
+    limit: int,
+    offset: int,
+) -> tuple[Sequence[tuple[Match, Listing]], int]:
+    """One page of a listing's matches, best first, each with its counterpart (and the counterpart's owner, loaded
+    with it), among the counterparts the caller may see; and how many there are in all. Visibility is decided in
+    SQL so that only the page is loaded, however many matches the listing has."""
+    side, other = (Match.offer_id, Match.need_id) if listing.kind == "offer" else (Match.need_id, Match.offer_id)
+    counterpart, owner = aliased(Listing), aliased(Organization)
+    query: Select[Any] = (
+        select(Match, counterpart)  # type: ignore[assignment]
+        .join(counterpart, other == counterpart.id)
+        .join(owner, counterpart.organization_id == owner.id)
+        .where(side == listing.id, Match.score >= min_score)
+    )
+    visible = _can_see(principal, counterpart, owner)
+    if visible is not None:
+        query = query.where(visible)
     if max_distance_km is not None:
         query = query.where(Match.distance_km <= max_distance_km)
     if rule:
         query = query.where(Match.rule == rule)
-    other = Match.need_id if listing.kind == "offer" else Match.offer_id
-    found = session.scalars(query.order_by(Match.score.desc(), other)).all()
-    _prefetch_listings(session, [m.need_id if listing.kind == "offer" else m.offer_id for m in found])
-    return found
+    total = count_matches(session, query)
+    rows = session.execute(query.order_by(Match.score.desc(), other).limit(limit).offset(offset)).all()
+    return [(match, other_listing) for match, other_listing in rows], total
 
 
-def _prefetch_listings(session: Session, listing_ids: Sequence[uuid.UUID]) -> None:
-    """Loads these listings (with their owners) in one query, so that looking each up with session.get, as the
-    caller does next for every match, costs no query of its own. The session's identity map holds objects only
-    while something refers to them: the session's `info` does, until the session closes."""
-    missing = [i for i in listing_ids if session.identity_map.get(session.identity_key(Listing, i)) is None]
-    loaded = session.info.setdefault("prefetched_listings", [])
-    for start in range(0, len(missing), CHUNK):
-        loaded.extend(session.scalars(select(Listing).where(Listing.id.in_(missing[start : start + CHUNK]))).all())
+def _can_see(principal: Principal, listing: Any, owner: Any) -> ColumnElement[bool] | None:
+    """listings.service.can_see as a condition (None: everything)."""
+    if principal.is_admin:
+        return None
+    shown = listing.visibility != "private"
+    if principal.is_agency:
+        return and_(shown, in_region(owner, principal.regions))
+    return or_(listing.organization_id == principal.organization_id, shown)
 
 
 def count(session: Session) -> int:

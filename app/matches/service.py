@@ -67,22 +67,28 @@ def for_listing(
     if not (principal.is_admin or principal.is_agency or principal.owns(listing.organization_id)):
         # Seeing a listing is not seeing whom it is matched with, nor how far their talks went.
         raise Forbidden("Only the listing's owner, agencies and admins read its matches.")
-    found = repository.page_for_listing(
-        session, listing, min_score=min_score, max_distance_km=max_distance_km, rule=rule
+    found, total = repository.page_for_listing(
+        session,
+        principal,
+        listing,
+        min_score=min_score,
+        max_distance_km=max_distance_km,
+        rule=rule,
+        limit=limit,
+        offset=offset,
     )
-    visible: list[tuple[Match, Listing]] = []
-    for match in found:
-        other = session.get(Listing, match.need_id if listing.kind == "offer" else match.offer_id)
-        if other is not None and listings.can_see(principal, other):
-            visible.append((match, other))
-    page = []
-    for match, other in visible[offset : offset + limit]:
+    pages: list[dict[str, Any]] = []
+    revealed: set[uuid.UUID] = set()
+    for match, other in found:
         offer, need = (listing, other) if listing.kind == "offer" else (other, listing)
-        fields = _fields(principal, match, offer.organization, need.organization)
-        open_ = identities_open(principal, match, offer.organization_id, need.organization_id)
-        fields["listing"] = _listings(session, principal, open_, [other])[0]
-        page.append(MatchRead.model_validate(fields))
-    return page, len(visible)
+        pages.append(_fields(principal, match, offer.organization, need.organization))
+        if identities_open(principal, match, offer.organization_id, need.organization_id):
+            revealed.add(other.id)
+    # One call for the whole page: it looks up the code labels of every counterpart at once.
+    shown = listings.to_read(session, principal, [other for _, other in found], revealed=frozenset(revealed))
+    return [
+        MatchRead.model_validate(fields | {"listing": read}) for fields, read in zip(pages, shown, strict=True)
+    ], total
 
 
 def page(

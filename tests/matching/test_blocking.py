@@ -10,6 +10,7 @@ from matching.blocking import ConceptIndex, Shared, haversine_km, shared_concept
 from matching.engine import Engine, Index
 from matching.evaluation import CaseFile
 from matching.knowledge import Knowledge
+from matching.quality import UNSTATED_QUALITY
 from matching.records import Candidate, Evidence, Listing, Profile
 
 Judge = Callable[[Listing, Listing], Candidate | None]
@@ -255,11 +256,20 @@ def test_reach_bounds_the_score_of_every_pair_it_keeps(matcher: Engine, case_ind
         concepts.add(profile)
     for profile in case_index.profiles.values():
         reach = concepts.reach(profile)
-        known = {"material": reach.material, "text": reach.text, "distance": reach.distance, "quantity": reach.quantity}
-        bounds = matcher.scorer.upper_bounds(known, len(reach.ids))
+        bounds = matcher.scorer.upper_bounds(reach.known(), len(reach.ids))
         for other_id, bound in zip(reach.ids, bounds, strict=True):
             other = case_index.profiles[other_id]
             offer, need = (profile, other) if profile.listing.kind == "offer" else (other, profile)
             candidate = matcher.pair(offer, need)
             if candidate is not None:
                 assert candidate.score <= bound + 1e-3
+
+
+def test_quality_is_bounded_by_whether_the_need_sets_limits() -> None:
+    """A need without quality limits gives every pair the "unstated" value, so its bound need not be 1."""
+    plain = Listing("n1", "o1", "need", "material", "Fly ash wanted")
+    strict = Listing("n2", "o1", "need", "material", "Fly ash wanted", properties={"max_loi_pct": 5})
+    textual = Listing("n3", "o1", "need", "material", "Fly ash wanted", properties={"max_loi_pct": "low"})
+    offer = Listing("o", "o2", "offer", "material", "Fly ash", properties={"loi_pct": 3})
+    assert blocking.quality_cap(plain) == blocking.quality_cap(textual) == UNSTATED_QUALITY
+    assert blocking.quality_cap(strict) == blocking.quality_cap(offer) == 1.0

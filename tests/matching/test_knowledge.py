@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 
 from app.config import SEED_DATA_DIR
-from matching.comparisons import LIMITS
 from matching.enrich import HEAT_BANDS
 from matching.impact import ROAD_FACTOR
 from matching.knowledge import Knowledge, Route
+from matching.quality import QUALITY_LIMITS
 from matching.records import RECOVERY_OPERATIONS, RESOURCE_TYPES
 from matching.taxonomy import EwcEntry, read_nace_csv
 
@@ -145,4 +145,4 @@ def test_every_need_term_carries_a_language_tag(knowledge: Knowledge) -> None:
 def test_route_constraints_use_properties_the_quality_comparison_checks(knowledge: Knowledge) -> None:
     used = {key for route in knowledge.routes.values() for key in route.constraint_properties}
     assert used
-    assert used <= set(LIMITS)
+    assert used <= set(QUALITY_LIMITS)
