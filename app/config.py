@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     page_size_default: int = 50
     page_size_max: int = 200
     seed_data_dir: Path = SEED_DATA_DIR
+    # Matches stored per listing: each listing's best this many, as offer and as need (app/matches/shortlist.py).
+    matches_per_listing: int = Field(default=25, ge=1)
     # Webhooks: a background thread in each API process sends due deliveries (see app/webhooks/delivery.py).
     webhooks_enabled: bool = True
     webhook_poll_seconds: float = Field(default=1.0, gt=0)

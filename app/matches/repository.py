@@ -415,6 +415,21 @@ def stored_matches_of_offers(session: Session, offer_ids: Sequence[uuid.UUID]) -
     return found
 
 
+def stored_pairs(session: Session, listing_ids: Iterable[uuid.UUID], kind: str) -> dict[uuid.UUID, list[Any]]:
+    """For each of these listings (all of one kind), its stored matches as (score, counterpart, match id,
+    untouched) rows; listings without matches are left out."""
+    table = MATCHES
+    own, other = (table.c.offer_id, table.c.need_id) if kind == "offer" else (table.c.need_id, table.c.offer_id)
+    untouched = and_(table.c.status == "proposed", table.c.offer_state == "proposed", table.c.need_state == "proposed")
+    columns = (own, table.c.score, other, table.c.id, untouched)
+    ids = list(listing_ids)
+    found: dict[uuid.UUID, list[Any]] = {}
+    for start in range(0, len(ids), CHUNK):
+        for listing_id, *entry in session.execute(select(*columns).where(own.in_(ids[start : start + CHUNK]))):
+            found.setdefault(listing_id, []).append((entry[0], entry[1], entry[2], bool(entry[3])))
+    return found
+
+
 def insert_matches(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """New matches in bulk: no ORM object per row."""
     bulk_insert(session, MATCHES, rows)

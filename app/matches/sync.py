@@ -13,9 +13,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app.config import get_settings
 from app.db import utcnow
 from app.listings.models import Listing
-from app.matches import adapter, repository
+from app.matches import adapter, repository, shortlist
 from app.matches.engine import get_engine
 from app.matches.models import Match
 from app.webhooks import service as webhooks
@@ -53,21 +54,101 @@ def refresh(session: Session, listing: Listing) -> None:
     listing.suggested_ewc = None if listing.ewc else profile.suggested_ewc
     listing.suggested_ewc_confidence = None if listing.ewc else profile.suggested_confidence
     repository.replace_concepts_of(session, [listing.id], adapter.concept_values(profile))
+    before = _ranked(session, [listing.id], listing.kind).get(listing.id, shortlist.EMPTY)
+    holders = _holders(session, listing, before)
     if not is_eligible(listing):
         repository.delete_matches_of(session, listing.id)
+        _rematch(session, engine, holders, excluded=listing.id)
         return
-    rows = repository.sharing_rows(session, listing, list(profile.concepts), _reachable_box(profile))
+    kept = _match(session, engine, listing, profile)
+    # A counterpart whose best K held this listing, and holds it no higher now, may have a next best to store.
+    scores = {uuid.UUID(c.need_id if listing.kind == "offer" else c.offer_id): c.score for c in kept}
+    _rematch(session, engine, [y for y, old in holders.items() if y not in scores or scores[y] < old], excluded=None)
+
+
+def forget(session: Session, listing: Listing) -> None:
+    """Before a listing is deleted: its matches go, and counterparts that held it among their best are matched
+    again without it (under the lock, so no concurrent refresh pairs with it meanwhile)."""
+    repository.lock_matches(session)
+    before = _ranked(session, [listing.id], listing.kind).get(listing.id, shortlist.EMPTY)
+    holders = _holders(session, listing, before)
+    repository.delete_matches_of(session, listing.id)
+    _rematch(session, get_engine(), holders, excluded=listing.id)
+
+
+def _match(
+    session: Session, engine: Engine, listing: Any, profile: Profile, excluded: uuid.UUID | None = None
+) -> list[Candidate]:
+    """Stores the matches of one listing (an ORM row, with its current profile): its K best candidates and those
+    that enter their counterpart's K best, dropping what they push out. Returns the candidates kept."""
+    k = get_settings().matches_per_listing
+    rows = [
+        row
+        for row in repository.sharing_rows(session, listing, list(profile.concepts), _reachable_box(profile))
+        if row.id != excluded
+    ]
     stored = repository.stored_concepts(session, [row.id for row in rows])
     pool = [adapter.stored_profile(row, stored[row.id]) for row in rows]
     owners = {row.id: row.organization_id for row in rows} | {listing.id: listing.organization_id}
     candidates = engine.candidates(profile, pool)
-    _sync(session, repository.matches_of(session, listing.id), candidates, engine.version_, owners)
+    other_kind = "need" if listing.kind == "offer" else "offer"
+    counterparts = {uuid.UUID(c.need_id if listing.kind == "offer" else c.offer_id) for c in candidates}
+    others = _ranked(session, counterparts, other_kind, leaving_out=listing.id)
+    selection = shortlist.select(listing.id, candidates, others, k)
+    _sync(session, repository.matches_of(session, listing.id), selection.kept, engine.version_, owners)
+    _drop_displaced(session, selection.displaced, listing.kind, k)
+    return selection.kept
 
 
-def forget(session: Session, listing: Listing) -> None:
-    """Before a listing is deleted: take the lock, so no concurrent refresh pairs with it meanwhile."""
-    repository.lock_matches(session)
-    repository.delete_matches_of(session, listing.id)
+def _holders(session: Session, listing: Listing, before: shortlist.Ranked) -> dict[uuid.UUID, float]:
+    """Counterparts that hold this listing among their K best stored matches and have at least K of them (so a
+    next best may exist that is not stored), with the score they hold it at."""
+    k = get_settings().matches_per_listing
+    other_kind = "need" if listing.kind == "offer" else "offer"
+    lists = _ranked(session, [e.other for e in before.entries], other_kind)
+    return {
+        e.other: e.score
+        for e in before.entries
+        if len(lists.get(e.other, shortlist.EMPTY)) >= k and lists[e.other].holds_in_top(listing.id, k)
+    }
+
+
+def _rematch(session: Session, engine: Engine, listing_ids: Iterable[uuid.UUID], excluded: uuid.UUID | None) -> None:
+    """Matches these listings again from their stored profiles (their own data did not change)."""
+    for listing_id in sorted(listing_ids):
+        listing = session.get(Listing, listing_id)
+        if listing is None or not is_eligible(listing):
+            continue
+        profile = adapter.profile(listing, repository.concepts_of(session, [listing_id])[listing_id])
+        _match(session, engine, listing, profile, excluded)
+
+
+def _drop_displaced(
+    session: Session, displaced: Sequence[tuple[uuid.UUID, shortlist.Entry]], kind: str, k: int
+) -> None:
+    """Matches pushed out of one side's K best go, unless the other side holds them among its K best or a party
+    already acted on them. `kind` is the kind of the listings whose K best the displaced matches still compete in."""
+    candidates = [(holder, entry) for holder, entry in displaced if entry.untouched]
+    if not candidates:
+        return
+    lists = _ranked(session, {entry.other for _, entry in candidates}, kind)
+    gone = [
+        entry.match_id
+        for holder, entry in candidates
+        if not lists.get(entry.other, shortlist.EMPTY).holds_in_top(holder, k)
+    ]
+    repository.delete_matches(session, gone)
+
+
+def _ranked(
+    session: Session, listing_ids: Iterable[uuid.UUID], kind: str, leaving_out: uuid.UUID | None = None
+) -> dict[uuid.UUID, shortlist.Ranked]:
+    """Stored matches of listings of one kind, ranked, without those with `leaving_out`."""
+    found = repository.stored_pairs(session, listing_ids, kind)
+    return {
+        listing_id: shortlist.Ranked(shortlist.Entry(*row) for row in rows if row[1] != leaving_out)
+        for listing_id, rows in found.items()
+    }
 
 
 def refresh_organization(session: Session, listings_of_owner: Iterable[Listing]) -> None:
@@ -87,12 +168,13 @@ def rebuild(session: Session, progress: Progress | None = None) -> RebuildReport
     taking_part = [profile for row, profile in zip(rows, profiles, strict=True) if is_eligible(row)]
     index = Index(engine).add_profiles(taking_part)
     offers = [profile.listing.id for profile in taking_part if profile.listing.kind == "offer"]
+    chosen = _chosen_by_needs(index, [p.listing.id for p in taking_part if p.listing.kind == "need"], progress)
     owners = {row.id: row.organization_id for row in rows}
     subscribers = repository.match_created_subscribers(session)
     matches = added = changed = removed = 0
     for start in range(0, len(offers), OFFER_BATCH):
         batch = offers[start : start + OFFER_BATCH]
-        candidates = [candidate for offer in batch for candidate in index.candidates(offer)]
+        candidates = [candidate for offer in batch for candidate in _kept_of_offer(index, offer, chosen.get(offer, ()))]
         counts = _merge(session, batch, candidates, engine.version_, owners, subscribers)
         matches, added, changed, removed = (
             matches + len(candidates),
@@ -105,6 +187,27 @@ def rebuild(session: Session, progress: Progress | None = None) -> RebuildReport
     removed += repository.delete_untouched_matches_of_non_offers(session)
     repository.analyze(session)
     return RebuildReport(len(rows), matches, added, changed, removed)
+
+
+def _chosen_by_needs(index: Index, needs: Sequence[str], progress: Progress | None) -> dict[str, list[str]]:
+    """For each offer, the needs that count it among their K best."""
+    k = get_settings().matches_per_listing
+    chosen: dict[str, list[str]] = {}
+    for done, need in enumerate(needs, start=1):
+        for candidate in index.candidates(need, k=k):
+            chosen.setdefault(candidate.offer_id, []).append(need)
+        if progress and (done % OFFER_BATCH == 0 or done == len(needs)):
+            progress("ranking offers for needs", done, len(needs))
+    return chosen
+
+
+def _kept_of_offer(index: Index, offer: str, chosen_by: Iterable[str]) -> list[Candidate]:
+    """The offer's K best candidates and its pairs with the needs that count it among theirs."""
+    best = index.candidates(offer, k=get_settings().matches_per_listing)
+    have = {candidate.need_id for candidate in best}
+    profile = index.profiles[offer]
+    extra = (index.engine.pair(profile, index.profiles[need]) for need in chosen_by if need not in have)
+    return best + [candidate for candidate in extra if candidate is not None]
 
 
 def refresh_profiles(session: Session, progress: Progress | None = None) -> int:

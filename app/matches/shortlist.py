@@ -1,0 +1,82 @@
+"""Which candidates are stored as matches: every listing's K best, from either side.
+
+A pair is stored when the need is among the offer's K best candidates or the offer among the need's K best
+(K = SYMBIOZA_MATCHES_PER_LISTING). Without the cap the stored matches grow with the square of the listings: in a
+country-sized data set every offer has hundreds of candidates within reach, most of them weak.
+
+Because every listing's K best are stored, a listing's stored matches, ranked, begin with its K best. A write can
+therefore tell from stored rows alone whether a new pair enters a counterpart's K best and which pair it pushes out
+(see sync.py); only when a pair leaves a counterpart's K best must that counterpart be matched again, since its
+next best may not be stored.
+"""
+
+import uuid
+from bisect import bisect_left
+from collections.abc import Iterable, Mapping, Sequence
+from typing import NamedTuple
+
+from matching.records import Candidate
+
+
+class Entry(NamedTuple):
+    """One stored match as seen from one of its listings."""
+
+    score: float
+    other: uuid.UUID  # the counterpart listing
+    match_id: uuid.UUID
+    untouched: bool  # still proposed on both sides: the engine may remove it
+
+
+def rank_key(score: float, other: uuid.UUID | str) -> tuple[float, str]:
+    """The engine's order (matching.ranking): best score first, then the counterpart's id."""
+    return (-score, str(other))
+
+
+class Ranked:
+    """One listing's stored matches, best first."""
+
+    def __init__(self, entries: Iterable[Entry]) -> None:
+        self.entries = sorted(entries, key=lambda e: rank_key(e.score, e.other))
+        self._keys = [rank_key(e.score, e.other) for e in self.entries]
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def position(self, score: float, other: uuid.UUID | str) -> int:
+        """Where a pair with this score and counterpart would stand (0 = best)."""
+        return bisect_left(self._keys, rank_key(score, other))
+
+    def holds_in_top(self, other: uuid.UUID, k: int) -> bool:
+        return any(e.other == other for e in self.entries[:k])
+
+    def without(self, other: uuid.UUID) -> "Ranked":
+        return Ranked(e for e in self.entries if e.other != other)
+
+
+EMPTY = Ranked(())
+
+
+class Selection(NamedTuple):
+    kept: list[Candidate]  # the listing's candidates to store
+    displaced: list[tuple[uuid.UUID, Entry]]  # (counterpart, its match pushed out of the counterpart's K best)
+
+
+def select(
+    listing_id: uuid.UUID, candidates: Sequence[Candidate], others: Mapping[uuid.UUID, Ranked], k: int
+) -> Selection:
+    """The candidates of one listing to store, given each counterpart's stored matches without this listing.
+
+    `candidates` are the listing's candidates ranked for it (Engine.candidates). A candidate is kept when it is
+    among the listing's k best or would enter the counterpart's k best; in that case the counterpart's k-th
+    match moves to k+1 and is reported as displaced."""
+    kept: list[Candidate] = []
+    displaced: list[tuple[uuid.UUID, Entry]] = []
+    for position, candidate in enumerate(candidates):
+        other = uuid.UUID(candidate.need_id if candidate.offer_id == str(listing_id) else candidate.offer_id)
+        ranked = others.get(other, EMPTY)
+        enters_theirs = ranked.position(candidate.score, listing_id) < k
+        if position < k or enters_theirs:
+            kept.append(candidate)
+        if enters_theirs and len(ranked) >= k:
+            displaced.append((other, ranked.entries[k - 1]))
+    return Selection(kept, displaced)
