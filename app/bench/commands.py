@@ -100,7 +100,7 @@ def _engine(args: argparse.Namespace) -> int:
         with _scratch() as directory:
             data = directory / "records.pickle"
             fresh(True, engine_bench.prepare, size, args.seed, seed_dir, data)
-            sample = args.sample_offers if size >= args.sample_above else None
+            sample = args.sample if size >= args.sample_above else None
             report.add(f"engine rebuild, {size:,} listings", fresh(True, engine_bench.rebuild, data, seed_dir, sample))
     return 0
 
@@ -297,8 +297,10 @@ def add_bench(commands: Any) -> None:
 
     engine = sub.add_parser("engine", help="full rebuild by the engine alone: wall time and peak memory per size")
     engine.add_argument("--sizes", default="10k,30k,100k")
-    engine.add_argument("--sample-offers", type=int, default=2000, help="at large sizes, match this many offers")
-    engine.add_argument("--sample-above", type=_size, default=_size("100k"), help="sizes from which to sample")
+    engine.add_argument(
+        "--sample", type=int, default=2000, help="at large sizes, rank this many offers and this many needs"
+    )
+    engine.add_argument("--sample-above", type=_size, default=_size("200k"), help="sizes from which to sample")
     common(engine)
     engine.set_defaults(handler=_engine)
 

@@ -17,6 +17,8 @@ from typing import Any
 
 from app.bench.generate import eligible, generate, records
 from app.bench.machine import peak_rss_mb
+from app.config import get_settings
+from app.matches import shortlist
 from matching.engine import Engine, Index
 from matching.records import Listing, Profile
 
@@ -53,42 +55,51 @@ def _enrich(engine: Engine, listings: Sequence[Listing]) -> list[Profile]:
     return profiles
 
 
-def rebuild(path: Path, seed_dir: Path, sample_offers: int | None = None, seed: int = 1) -> dict[str, Any]:
-    """What `symbioza match --rebuild` asks of the engine: enrich every listing, index those taking part and find
-    every offer's candidates. With `sample_offers`, only that many offers (drawn at random) are matched and the
-    matching time and match count are scaled up to all offers: an estimate, and reported as one."""
+def rebuild(path: Path, seed_dir: Path, sample: int | None = None, seed: int = 1) -> dict[str, Any]:
+    """What `symbioza match --rebuild` asks of the engine: enrich every listing, index those taking part, rank the
+    offers for every need and the needs for every offer, and keep what the service stores (each listing's K best,
+    see app/matches/shortlist.py). With `sample`, only that many offers and as many needs (drawn at random) are
+    ranked and the times and the match count are scaled up to all of them: an estimate, and reported as one."""
     listings, taking_part = _load(path)
     engine = _engine(seed_dir)
+    k = get_settings().matches_per_listing
     started = time.perf_counter()
     profiles = _enrich(engine, listings)
     enriched = time.perf_counter()
     index = Index(engine).add_profiles(p for p, keep in zip(profiles, taking_part, strict=True) if keep)
     indexed = time.perf_counter()
-    offers = [p.listing.id for p, keep in zip(profiles, taking_part, strict=True) if keep and p.listing.kind == "offer"]
-    matched = (
-        random.Random(seed).sample(offers, sample_offers) if sample_offers and sample_offers < len(offers) else offers
-    )
+    offers = [p.listing.id for p in index.profiles.values() if p.listing.kind == "offer"]
+    needs = [p.listing.id for p in index.profiles.values() if p.listing.kind == "need"]
+    rng = random.Random(seed)
+    ranked_offers = rng.sample(offers, sample) if sample and sample < len(offers) else offers
+    ranked_needs = rng.sample(needs, sample) if sample and sample < len(needs) else needs
+    chosen = shortlist.chosen_by_needs(index, ranked_needs, k)
+    needs_done = time.perf_counter()
     matches, above = 0, dict.fromkeys(SCORE_STEPS, 0)
-    for offer in matched:
-        candidates = index.candidates(offer)  # counted, not kept: a rebuild writes them batch by batch
-        matches += len(candidates)
+    for offer in ranked_offers:
+        kept = shortlist.kept_of_offer(index, offer, chosen.get(offer, ()), k)  # counted, not kept
+        matches += len(kept)
         for step in SCORE_STEPS:
-            above[step] += sum(c.score >= step for c in candidates)
+            above[step] += sum(c.score >= step for c in kept)
     done = time.perf_counter()
-    scale = len(offers) / len(matched) if matched else 1.0
+    offer_scale = len(offers) / len(ranked_offers) if ranked_offers else 1.0
+    need_scale = len(needs) / len(ranked_needs) if ranked_needs else 1.0
+    match_s = (needs_done - indexed) * need_scale + (done - needs_done) * offer_scale
     return {
         "listings": len(listings),
         "taking_part": len(index.profiles),
         "offers": len(offers),
-        "offers_matched": len(matched),
-        "estimated": len(matched) < len(offers),
+        "needs": len(needs),
+        "ranked": len(ranked_offers) + len(ranked_needs),
+        "estimated": len(ranked_offers) < len(offers) or len(ranked_needs) < len(needs),
+        "matches_per_listing": k,
         "enrich_s": enriched - started,
         "index_s": indexed - enriched,
-        "match_s": (done - indexed) * scale,
-        "total_s": (enriched - started) + (indexed - enriched) + (done - indexed) * scale,
-        "matches": round(matches * scale),
-        # How many there would be with a higher threshold: the stored volume is what the figures above pay for.
-        "matches_at_least": {f"{step:.1f}": round(count * scale) for step, count in above.items()},
+        "match_s": match_s,
+        "total_s": (enriched - started) + (indexed - enriched) + match_s,
+        "matches": round(matches * offer_scale),
+        # How many of them score at least this much.
+        "matches_at_least": {f"{step:.1f}": round(count * offer_scale) for step, count in above.items()},
         "peak_rss_mb": peak_rss_mb(),
     }
 

@@ -12,9 +12,10 @@ next best may not be stored.
 
 import uuid
 from bisect import bisect_left
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import NamedTuple
 
+from matching.engine import Index
 from matching.records import Candidate
 
 
@@ -80,3 +81,28 @@ def select(
         if enters_theirs and len(ranked) >= k:
             displaced.append((other, ranked.entries[k - 1]))
     return Selection(kept, displaced)
+
+
+# --- a full rebuild: the same selection, for every listing at once, from an in-memory index ---------------------
+
+
+def chosen_by_needs(
+    index: Index, needs: Sequence[str], k: int, progress: Callable[[int], None] | None = None
+) -> dict[str, list[str]]:
+    """For each offer, the needs that count it among their k best."""
+    chosen: dict[str, list[str]] = {}
+    for done, need in enumerate(needs, start=1):
+        for candidate in index.candidates(need, k=k):
+            chosen.setdefault(candidate.offer_id, []).append(need)
+        if progress:
+            progress(done)
+    return chosen
+
+
+def kept_of_offer(index: Index, offer: str, chosen_by: Iterable[str], k: int) -> list[Candidate]:
+    """The offer's k best candidates and its pairs with the needs that count it among theirs."""
+    best = index.candidates(offer, k=k)
+    have = {candidate.need_id for candidate in best}
+    profile = index.profiles[offer]
+    extra = (index.engine.pair(profile, index.profiles[need]) for need in chosen_by if need not in have)
+    return best + [candidate for candidate in extra if candidate is not None]

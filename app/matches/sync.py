@@ -168,13 +168,15 @@ def rebuild(session: Session, progress: Progress | None = None) -> RebuildReport
     taking_part = [profile for row, profile in zip(rows, profiles, strict=True) if is_eligible(row)]
     index = Index(engine).add_profiles(taking_part)
     offers = [profile.listing.id for profile in taking_part if profile.listing.kind == "offer"]
-    chosen = _chosen_by_needs(index, [p.listing.id for p in taking_part if p.listing.kind == "need"], progress)
+    k = get_settings().matches_per_listing
+    needs = [p.listing.id for p in taking_part if p.listing.kind == "need"]
+    chosen = shortlist.chosen_by_needs(index, needs, k, _counting(progress, "ranking offers for needs", len(needs)))
     owners = {row.id: row.organization_id for row in rows}
     subscribers = repository.match_created_subscribers(session)
     matches = added = changed = removed = 0
     for start in range(0, len(offers), OFFER_BATCH):
         batch = offers[start : start + OFFER_BATCH]
-        candidates = [candidate for offer in batch for candidate in _kept_of_offer(index, offer, chosen.get(offer, ()))]
+        candidates = [c for offer in batch for c in shortlist.kept_of_offer(index, offer, chosen.get(offer, ()), k)]
         counts = _merge(session, batch, candidates, engine.version_, owners, subscribers)
         matches, added, changed, removed = (
             matches + len(candidates),
@@ -187,27 +189,6 @@ def rebuild(session: Session, progress: Progress | None = None) -> RebuildReport
     removed += repository.delete_untouched_matches_of_non_offers(session)
     repository.analyze(session)
     return RebuildReport(len(rows), matches, added, changed, removed)
-
-
-def _chosen_by_needs(index: Index, needs: Sequence[str], progress: Progress | None) -> dict[str, list[str]]:
-    """For each offer, the needs that count it among their K best."""
-    k = get_settings().matches_per_listing
-    chosen: dict[str, list[str]] = {}
-    for done, need in enumerate(needs, start=1):
-        for candidate in index.candidates(need, k=k):
-            chosen.setdefault(candidate.offer_id, []).append(need)
-        if progress and (done % OFFER_BATCH == 0 or done == len(needs)):
-            progress("ranking offers for needs", done, len(needs))
-    return chosen
-
-
-def _kept_of_offer(index: Index, offer: str, chosen_by: Iterable[str]) -> list[Candidate]:
-    """The offer's K best candidates and its pairs with the needs that count it among theirs."""
-    best = index.candidates(offer, k=get_settings().matches_per_listing)
-    have = {candidate.need_id for candidate in best}
-    profile = index.profiles[offer]
-    extra = (index.engine.pair(profile, index.profiles[need]) for need in chosen_by if need not in have)
-    return best + [candidate for candidate in extra if candidate is not None]
 
 
 def refresh_profiles(session: Session, progress: Progress | None = None) -> int:
@@ -225,6 +206,13 @@ def _refresh_profiles(
     profiles = _profiles_in_batches(engine, rows, progress)
     _store_profiles(session, rows, profiles)
     return rows, profiles
+
+
+def _counting(progress: Progress | None, stage: str, total: int) -> Callable[[int], None] | None:
+    """A progress callback for one stage that reports every OFFER_BATCH steps."""
+    if progress is None:
+        return None
+    return lambda done: progress(stage, done, total) if done % OFFER_BATCH == 0 or done == total else None
 
 
 def _profiles_in_batches(engine: Engine, rows: Sequence[Any], progress: Progress | None) -> list[Profile]:
