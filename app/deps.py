@@ -12,22 +12,15 @@ from app.auth.principal import Principal
 from app.auth.ratelimit import RateLimiter
 from app.auth.service import authenticate
 from app.config import get_settings
-from app.db import get_session_factory
+from app.db import session_scope
 from app.errors import InvalidField, Unauthorized
 from app.idempotency import service as idempotency
 
 
 def get_session() -> Iterator[Session]:
     """The request's unit of work: committed when the endpoint succeeds, rolled back when it raises."""
-    session = get_session_factory()()
-    try:
+    with session_scope() as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 # scope="function": the transaction commits before the answer is sent, so a client that got 201 finds the row.
