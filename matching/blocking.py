@@ -291,34 +291,46 @@ class ConceptIndex:
         """See Reach. Never leaves out a pair the exact comparisons would keep: where the exact limit depends on
         the pair's route, the largest limit any shared route allows is used."""
         rows, dot, strength = self._gather(profile)
-        me, col = self._features(profile), {name: column[rows] for name, column in self._columns.items()}
-        keep = (col["resource"] == me["resource"]) & (col["owner"] != me["owner"])
-        keep &= np.maximum(col["start"], me["start"]) <= np.minimum(col["end"], me["end"])
-        is_offer = profile.listing.kind == "offer"
+        me, columns, is_offer = self._features(profile), self._columns, profile.listing.kind == "offer"
+
+        def col(name: str) -> np.ndarray:
+            """A column for the rows still kept (`rows` is narrowed below)."""
+            return np.asarray(columns[name][rows])
+
+        # The cheap filters first, then distance on what is left: each step reads its columns for fewer rows.
+        keep = (col("resource") == me["resource"]) & (col("owner") != me["owner"])
+        keep &= np.maximum(col("start"), me["start"]) <= np.minimum(col("end"), me["end"])
         if is_offer and me["hazardous"]:
-            keep &= col["accepts_hazardous"]
+            keep &= col("accepts_hazardous")
         if not is_offer and not me["accepts_hazardous"]:
-            keep &= ~col["hazardous"]
-        km = _haversine_km(me["lat"], me["lon"], col["lat"], col["lon"])
-        located = col["located"] & me["located"]
-        stated = np.fmin(col["stated_km"], me["stated_km"])
-        typical = me["typical_km"] if is_offer else col["typical_km"]
+            keep &= ~col("hazardous")
+        rows, dot, strength = rows[keep], dot[keep], strength[keep]
+        km = _haversine_km(me["lat"], me["lon"], col("lat"), col("lon"))
+        located = col("located") & me["located"]
+        stated = np.fmin(col("stated_km"), me["stated_km"])
+        typical = me["typical_km"] if is_offer else col("typical_km")
         limit = np.where(np.isnan(stated), np.maximum(me["route_km"], typical), stated)
-        keep &= ~located | (km <= limit * (1 + TOLERANCE))
+        near = ~located | (km <= limit * (1 + TOLERANCE))
+        rows, dot, strength, km, located, limit = (
+            rows[near],
+            dot[near],
+            strength[near],
+            km[near],
+            located[near],
+            limit[near],
+        )
         distance = np.where(located, np.maximum(0.0, 1.0 - (np.where(located, km, 0.0) / limit) ** 1.5), 0.5)
-        norm = np.sqrt(me["norm2"] * col["norm2"])
+        norm = np.sqrt(me["norm2"] * col("norm2"))
         text = np.divide(dot, norm, out=np.zeros_like(dot), where=norm > 0)
-        quantity = _quantity_value(me["annual"], me["unit"], col["annual"], col["unit"])
-        quality = col["quality_cap"] if is_offer else np.full(len(rows), me["quality_cap"])
-        kept = np.flatnonzero(keep)
-        kept_rows = rows[kept]
+        quantity = _quantity_value(me["annual"], me["unit"], col("annual"), col("unit"))
+        quality = col("quality_cap") if is_offer else np.full(len(rows), me["quality_cap"])
         return Reach(
-            LazySequence(lambda i: self._id(int(kept_rows[i])), len(kept_rows)),
-            strength[kept],
-            text[kept],
-            distance[kept],
-            quantity[kept],
-            quality[kept],
+            LazySequence(lambda i: self._id(int(rows[i])), len(rows)),
+            strength,
+            text,
+            distance,
+            quantity,
+            quality,
         )
 
     def __len__(self) -> int:
