@@ -34,8 +34,9 @@ lint: install-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# Two workers (pytest-xdist), each on databases of its own (tests/conftest.py).
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2
 
 clean:
 	rm -rf $(VENV) symbioza.db .mypy_cache .ruff_cache .pytest_cache

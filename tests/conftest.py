@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, delete, text
+from sqlalchemy import Engine, delete, make_url, text
 from sqlalchemy.orm import Session
 
 from app import config, db
@@ -27,6 +27,24 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 def _reset_caches() -> None:
     for cached in (config.get_settings, db.get_engine, db.get_session_factory):
         cached.cache_clear()
+
+
+def _worker_database(url: str) -> str:
+    """Under pytest-xdist, each worker runs on a database of its own beside the configured one (created on first
+    use): every test wipes the database it runs on."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    configured = make_url(url)
+    name = f"{configured.database}_{worker}"
+    engine = db.make_engine(url).execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            if connection.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}) is None:
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+    return configured.set(database=name).render_as_string(hide_password=False)
 
 
 def _fresh_postgres(url: str) -> None:
@@ -46,7 +64,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     else:
         if not POSTGRES_URL:
             pytest.skip("PostgreSQL half skipped: set SYMBIOZA_TEST_POSTGRES_URL to run it (.ci/run sets it)")
-        url = POSTGRES_URL
+        url = _worker_database(POSTGRES_URL)
         _fresh_postgres(url)
     os.environ["SYMBIOZA_DATABASE_URL"] = url
     _reset_caches()
