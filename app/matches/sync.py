@@ -54,8 +54,7 @@ def refresh(session: Session, listing: Listing) -> None:
     listing.suggested_ewc = None if listing.ewc else profile.suggested_ewc
     listing.suggested_ewc_confidence = None if listing.ewc else profile.suggested_confidence
     repository.replace_concepts_of(session, [listing.id], adapter.concept_values(profile))
-    before = _ranked(session, [listing.id], listing.kind).get(listing.id, shortlist.EMPTY)
-    holders = _holders(session, listing, before)
+    holders = _holders(session, listing.id)
     if not is_eligible(listing):
         repository.delete_matches_of(session, listing.id)
         _rematch(session, engine, holders, excluded=listing.id)
@@ -70,8 +69,7 @@ def forget(session: Session, listing: Listing) -> None:
     """Before a listing is deleted: its matches go, and counterparts that held it among their best are matched
     again without it (under the lock, so no concurrent refresh pairs with it meanwhile)."""
     repository.lock_matches(session)
-    before = _ranked(session, [listing.id], listing.kind).get(listing.id, shortlist.EMPTY)
-    holders = _holders(session, listing, before)
+    holders = _holders(session, listing.id)
     repository.delete_matches_of(session, listing.id)
     _rematch(session, get_engine(), holders, excluded=listing.id)
 
@@ -100,17 +98,21 @@ def _match(
     return selection.kept
 
 
-def _holders(session: Session, listing: Listing, before: shortlist.Ranked) -> dict[uuid.UUID, float]:
+def _holders(session: Session, listing_id: uuid.UUID) -> dict[uuid.UUID, float]:
     """Counterparts that hold this listing among their K best stored matches and have at least K of them (so a
-    next best may exist that is not stored), with the score they hold it at."""
+    next best may exist that is not stored), with the score they hold it at. Both sides are looked at: a write
+    may have changed the listing's kind."""
     k = get_settings().matches_per_listing
-    other_kind = "need" if listing.kind == "offer" else "offer"
-    lists = _ranked(session, [e.other for e in before.entries], other_kind)
-    return {
-        e.other: e.score
-        for e in before.entries
-        if len(lists.get(e.other, shortlist.EMPTY)) >= k and lists[e.other].holds_in_top(listing.id, k)
-    }
+    found: dict[uuid.UUID, float] = {}
+    for kind, other_kind in (("offer", "need"), ("need", "offer")):
+        before = _ranked(session, [listing_id], kind).get(listing_id, shortlist.EMPTY)
+        lists = _ranked(session, [e.other for e in before.entries], other_kind)
+        found |= {
+            e.other: e.score
+            for e in before.entries
+            if len(lists.get(e.other, shortlist.EMPTY)) >= k and lists[e.other].holds_in_top(listing_id, k)
+        }
+    return found
 
 
 def _rematch(session: Session, engine: Engine, listing_ids: Iterable[uuid.UUID], excluded: uuid.UUID | None) -> None:
