@@ -122,7 +122,7 @@ def page_for_listing(
     with it), among the counterparts the caller may see; and how many there are in all. Visibility is decided in
     SQL so that only the page is loaded, however many matches the listing has."""
     side, other = (Match.offer_id, Match.need_id) if listing.kind == "offer" else (Match.need_id, Match.offer_id)
-    counterpart, owner = aliased(Listing), aliased(Organization)
+    counterpart, owner = counterpart_listing, counterpart_owner
     query: Select[Any] = (
         select(Match, counterpart)  # type: ignore[assignment]
         .join(counterpart, other == counterpart.id)
@@ -177,6 +177,8 @@ SORTS: dict[str, tuple[ColumnElement[Any], ...]] = {
 
 offer_listing, need_listing = aliased(Listing), aliased(Listing)
 offer_owner, need_owner = aliased(Organization), aliased(Organization)
+# Made once: a statement built on the same aliases each time hits SQLAlchemy's compiled-statement cache.
+counterpart_listing, counterpart_owner = aliased(Listing), aliased(Organization)
 
 
 def _scope(principal: Principal) -> ColumnElement[bool] | None:
