@@ -125,8 +125,8 @@ def page_for_listing(
     counterpart, owner = counterpart_listing, counterpart_owner
     query: Select[Any] = (
         select(Match, counterpart)  # type: ignore[assignment]
-        .join(counterpart, other == counterpart.id)
-        .join(owner, counterpart.organization_id == owner.id)
+        .join_from(Match, counterpart, other == counterpart.id)
+        .join_from(counterpart, owner, counterpart.organization_id == owner.id)
         .where(side == listing.id, Match.score >= min_score)
     )
     visible = _can_see(principal, counterpart, owner)
@@ -181,6 +181,12 @@ offer_owner, need_owner = aliased(Organization), aliased(Organization)
 counterpart_listing, counterpart_owner = aliased(Listing), aliased(Organization)
 
 
+def compile_shared_statements() -> None:
+    """Compiles a statement on the module's shared aliases once, before requests run in threads: SQLAlchemy fills
+    some caches of an alias on first use, and first uses in concurrent requests have raced."""
+    str(match_query(Principal(uuid.UUID(int=0), "admin", None), MatchFilter()).compile())
+
+
 def _scope(principal: Principal) -> ColumnElement[bool] | None:
     if principal.is_admin:
         return None
@@ -222,10 +228,12 @@ def match_query(principal: Principal, f: MatchFilter) -> Select[Any]:
     """Matches with both listings and both owners, within what the caller may see, filtered."""
     query: Select[Any] = (
         select(Match, offer_listing, need_listing, offer_owner, need_owner)  # type: ignore[assignment]
-        .join(offer_listing, Match.offer_id == offer_listing.id)
-        .join(need_listing, Match.need_id == need_listing.id)
-        .join(offer_owner, offer_listing.organization_id == offer_owner.id)
-        .join(need_owner, need_listing.organization_id == need_owner.id)
+        # Each join names its left side: SQLAlchemy then need not work it out from the shared aliases, which
+        # concurrent requests raced on (InvalidRequestError "Can't determine which FROM clause to join from").
+        .join_from(Match, offer_listing, Match.offer_id == offer_listing.id)
+        .join_from(Match, need_listing, Match.need_id == need_listing.id)
+        .join_from(offer_listing, offer_owner, offer_listing.organization_id == offer_owner.id)
+        .join_from(need_listing, need_owner, need_listing.organization_id == need_owner.id)
     )
     scope = _scope(principal)
     if scope is not None:
