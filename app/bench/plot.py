@@ -45,7 +45,7 @@ def plot(paths: list[Path], out: Path) -> None:
         if "peak_rss_mb" in figures and name != "rebuild again":
             memory[label.split(":")[0] + ": peak memory (MB)"].append((size, float(figures["peak_rss_mb"])))
         if name == "engine rebuild":
-            matches["matches proposed"].append((size, float(figures["matches"])))
+            matches["matches stored"].append((size, float(figures["matches"])))
     figure, (left, right) = pyplot.subplots(1, 2, figsize=(12, 4.8))
     for label, points in sorted(time_series.items()):
         xs, ys = zip(*sorted(points), strict=True)
@@ -56,7 +56,7 @@ def plot(paths: list[Path], out: Path) -> None:
     for label, points in sorted({**matches, **memory}.items()):
         xs, ys = zip(*sorted(points), strict=True)
         right.plot(xs, ys, marker="s", label=label)
-    right.set(xscale="log", yscale="log", xlabel="listings", title="Matches proposed and peak memory")
+    right.set(xscale="log", yscale="log", xlabel="listings", title="Matches stored and peak memory")
     right.grid(True, which="both", alpha=0.3)
     right.legend(fontsize=8)
     figure.tight_layout()

@@ -97,11 +97,12 @@ def test_writes_keep_the_stored_matches_equal_to_a_rebuild(api: Api, client: Tes
                 assert client.delete(url, headers=headers).status_code == 204
                 listings.remove((listing, owner))
             else:
-                change = {
+                changes: dict[str, dict[str, Any]] = {
                     "quantity": {"quantity": rng.choice([3000, 30000, 60000])},
                     "pause": {"status": "paused" if listing["status"] == "active" else "active"},
                     "kind": {"kind": "need" if listing["kind"] == "offer" else "offer"},
-                }[action]
+                }
+                change = changes[action]
                 assert client.patch(url, json=change, headers=headers).status_code == 200
                 listing.update(change)
         assert _rebuild_changes(session) == (0, 0, 0), f"after step {step}: {action}"
