@@ -214,7 +214,13 @@ def _counting(progress: Progress | None, stage: str, total: int) -> Callable[[in
     """A progress callback for one stage that reports every OFFER_BATCH steps."""
     if progress is None:
         return None
-    return lambda done: progress(stage, done, total) if done % OFFER_BATCH == 0 or done == total else None
+    tell = progress
+
+    def report(done: int) -> None:
+        if done % OFFER_BATCH == 0 or done == total:
+            tell(stage, done, total)
+
+    return report
 
 
 def _profiles_in_batches(engine: Engine, rows: Sequence[Any], progress: Progress | None) -> list[Profile]:

@@ -153,5 +153,5 @@ def test_match_rebuild_prints_progress_and_totals(fresh_database: str, capsys: p
     capsys.readouterr()
     assert main(["match", "--rebuild"]) == 0
     captured = capsys.readouterr()
-    assert "matching offers" in captured.err
+    assert "ranking offers for needs" in captured.err and "matching offers" in captured.err
     assert f"{stored} matches (0 added, 0 changed, 0 removed)" in captured.out
