@@ -4,7 +4,7 @@ from app.auth.models import ApiKey
 from app.db import Base
 from app.idempotency.models import IdempotencyKey
 from app.listings.models import Listing
-from app.matches.models import ListingConcept, Match, MatchEvent
+from app.matches.models import ListingChange, ListingConcept, Match, MatchEvent
 from app.organizations.models import Organization
 from app.taxonomy.models import EwcCode, NaceCode
 from app.webhooks.models import WebhookDelivery, WebhookSubscription
@@ -15,6 +15,7 @@ __all__ = [
     "EwcCode",
     "IdempotencyKey",
     "Listing",
+    "ListingChange",
     "ListingConcept",
     "Match",
     "MatchEvent",

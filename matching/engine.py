@@ -6,7 +6,9 @@ index.candidates("listing-id", k=10)
 """
 
 import hashlib
-from collections.abc import Iterable, Sequence
+import heapq
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
@@ -118,6 +120,26 @@ class Engine:
                 floor = max(self.min_score, found[-1].score)
         return ranking.rank(found, of=profile.listing.id, limit=k)
 
+    def shortlist(self, scope: "Scope", k: int, floors: Mapping[str, float]) -> list[Candidate]:
+        """The k best candidates of the scope's listing, and every other candidate that may be worth storing for
+        its counterpart: one whose score may reach `floors[counterpart]` (the score that enters the counterpart's
+        own best; when absent, any score above min_score does). Ranked; pairs that can reach neither floor are not
+        compared."""
+        profile = scope.profile
+        found: list[Candidate] = []
+        best_k: list[float] = []  # a min-heap of the k best scores so far: its least is the listing's own floor
+        for other, bound in zip(scope.pool, scope.bounds.tolist(), strict=True):
+            own_floor = best_k[0] if len(best_k) == k else self.min_score
+            if bound < min(own_floor, floors.get(other.listing.id, self.min_score)) - BOUND_SLACK:
+                continue
+            offer, need = (profile, other) if profile.listing.kind == "offer" else (other, profile)
+            candidate = self.pair(offer, need)
+            if candidate is None:
+                continue
+            found.append(candidate)
+            (heapq.heappush if len(best_k) < k else heapq.heappushpop)(best_k, candidate.score)
+        return ranking.rank(found, of=profile.listing.id)
+
     def index(self, listings: Iterable[Listing]) -> "Index":
         return Index(self).add_all(listings)
 
@@ -132,6 +154,20 @@ class Engine:
         if not routes:
             return None
         return min(routes, key=lambda item: (-item[0], -(item[1].max_distance_km or 0.0), item[1].id))[1]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The listings of an index that may pair with one profile above the threshold, with the most each pair can
+    score, highest first (see Index.scope)."""
+
+    profile: Profile
+    pool: Sequence[Profile]
+    bounds: np.ndarray
+
+    @property
+    def ids(self) -> list[str]:
+        return [other.listing.id for other in self.pool]
 
 
 class Index:
@@ -171,6 +207,16 @@ class Index:
         bounds = self.engine.scorer.upper_bounds(reach.known(), len(reach.ids))
         pool = blocking.LazySequence(lambda i: self.profiles[reach.ids[i]], len(reach.ids))
         return self.engine.best(profile, pool, bounds, k)
+
+    def scope(self, profile: Profile, leave_out: Collection[str] = ()) -> Scope:
+        """The listings that may pair with `profile` above min_score, by their score bound, highest first. The
+        profile need not be in the index (a listing being written is scoped before the index holds it)."""
+        reach = self._concepts.reach(profile)
+        bounds = self.engine.scorer.upper_bounds(reach.known(), len(reach.ids))
+        order = np.argsort(-bounds, kind="stable")
+        order = order[bounds[order] >= self.engine.min_score - BOUND_SLACK]
+        kept = [i for i in order.tolist() if reach.ids[i] not in leave_out]
+        return Scope(profile, [self.profiles[reach.ids[i]] for i in kept], bounds[kept])
 
     def _put(self, profile: Profile) -> None:
         self.profiles[profile.listing.id] = profile

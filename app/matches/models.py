@@ -2,7 +2,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, Float, ForeignKey, Index, String, Text, UniqueConstraint, Uuid
+from sqlalchemy import JSON, BigInteger, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UtcDateTime, utcnow
@@ -72,3 +72,15 @@ class MatchEvent(Base):
     quantity: Mapped[float | None] = mapped_column(Float)
     start_date: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ListingChange(Base):
+    """One listing write, in the order of the match lock: what each server process replays to keep its in-memory
+    index equal to the database (app/matches/live.py). A row without a listing says "everything changed" (a
+    rebuild). No foreign key: a deleted listing's change must stay."""
+
+    __tablename__ = "listing_changes"
+
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    listing_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    changed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -29,11 +29,12 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.orm import Session, aliased, selectinload
+from sqlalchemy.orm import Session, aliased
 
 from app.auth.principal import Principal
+from app.db import utcnow
 from app.listings.models import Listing
-from app.matches.models import ListingConcept, Match, MatchEvent
+from app.matches.models import ListingChange, ListingConcept, Match, MatchEvent
 from app.matches.workflow import ENGAGED
 from app.organizations.models import Organization
 from app.webhooks.models import WebhookSubscription
@@ -64,30 +65,6 @@ def concepts_of(session: Session, listing_ids: Sequence[uuid.UUID]) -> dict[uuid
 def eligible() -> ColumnElement[bool]:
     """Listings that take part in matching: active and not private."""
     return and_(Listing.status == "active", Listing.visibility != "private")
-
-
-def sharing_concepts(session: Session, listing: Listing, concepts: Sequence[str]) -> Sequence[Listing]:
-    """Eligible listings of the opposite kind and same resource type that share a concept with this one."""
-    if not concepts:
-        return []
-    other = "need" if listing.kind == "offer" else "offer"
-    ids = (
-        select(ListingConcept.listing_id)
-        .where(ListingConcept.concept.in_(concepts), ListingConcept.kind == other)
-        .distinct()
-    )
-    query = (
-        select(Listing)
-        .where(
-            Listing.id.in_(ids),
-            Listing.resource_type == listing.resource_type,
-            Listing.organization_id != listing.organization_id,
-            eligible(),
-        )
-        .options(selectinload(Listing.organization))
-        .order_by(Listing.id)
-    )
-    return session.scalars(query).all()
 
 
 def all_listings(session: Session) -> Sequence[Listing]:
@@ -309,16 +286,6 @@ OWNER_COLUMNS = (
 )
 
 
-@dataclass(frozen=True)
-class Box:
-    """A latitude/longitude rectangle (degrees) that holds every point within some distance of a place."""
-
-    south: float
-    north: float
-    west: float
-    east: float
-
-
 def _listing_rows() -> Select[Any]:
     """Every listing column and what the engine takes from the owner, as plain rows (no ORM objects)."""
     return select(*LISTINGS.c, *OWNER_COLUMNS).join(Organization, Listing.organization_id == Organization.id)
@@ -326,27 +293,6 @@ def _listing_rows() -> Select[Any]:
 
 def all_listing_rows(session: Session) -> Sequence[Any]:
     return session.execute(_listing_rows().order_by(Listing.id)).all()
-
-
-def sharing_rows(session: Session, listing: Listing, concepts: Sequence[str], box: Box | None) -> Sequence[Any]:
-    """Eligible listings of the opposite kind and same resource type, of other owners, that share a concept with
-    this one and lie in the box (or have no place), as plain rows ordered by id."""
-    if not concepts:
-        return []
-    other = "need" if listing.kind == "offer" else "offer"
-    ids = select(ListingConcept.listing_id).where(ListingConcept.concept.in_(concepts), ListingConcept.kind == other)
-    query = _listing_rows().where(
-        Listing.id.in_(ids),
-        Listing.resource_type == listing.resource_type,
-        Listing.organization_id != listing.organization_id,
-        eligible(),
-    )
-    if box is not None:
-        lat, lon = func.coalesce(Listing.lat, Organization.lat), func.coalesce(Listing.lon, Organization.lon)
-        query = query.where(
-            or_(lat.is_(None), lon.is_(None), and_(lat.between(box.south, box.north), lon.between(box.west, box.east)))
-        )
-    return session.execute(query.order_by(Listing.id)).all()
 
 
 def stored_concepts(
@@ -361,6 +307,15 @@ def stored_concepts(
             select(*columns).where(ListingConcept.listing_id.in_(chunk))
         ):
             found[listing_id].append((concept, weight, source))
+    return found
+
+
+def every_stored_concept(session: Session) -> dict[uuid.UUID, list[tuple[str, float, str]]]:
+    """stored_concepts of every listing, in one query."""
+    found: dict[uuid.UUID, list[tuple[str, float, str]]] = {}
+    columns = (ListingConcept.listing_id, ListingConcept.concept, ListingConcept.weight, ListingConcept.source)
+    for listing_id, concept, weight, source in session.execute(select(*columns)):
+        found.setdefault(listing_id, []).append((concept, weight, source))
     return found
 
 
@@ -437,6 +392,62 @@ def stored_pairs(session: Session, listing_ids: Iterable[uuid.UUID], kind: str) 
     for start in range(0, len(ids), CHUNK):
         for listing_id, *entry in session.execute(select(*columns).where(own.in_(ids[start : start + CHUNK]))):
             found.setdefault(listing_id, []).append((entry[0], entry[1], entry[2], bool(entry[3])))
+    return found
+
+
+def floors(
+    session: Session, listing_ids: Sequence[uuid.UUID], kind: str, k: int, leaving_out: uuid.UUID
+) -> dict[uuid.UUID, float]:
+    """For those of these listings (all of one kind) with at least k stored matches besides the one with
+    `leaving_out`, the score of their k-th best: what a new pair must reach to enter their k best."""
+    table = MATCHES
+    own, other = (table.c.offer_id, table.c.need_id) if kind == "offer" else (table.c.need_id, table.c.offer_id)
+    found: dict[uuid.UUID, float] = {}
+    for start in range(0, len(listing_ids), CHUNK):
+        place = func.row_number().over(partition_by=own, order_by=(table.c.score.desc(), other)).label("place")
+        ranked = (
+            select(own.label("listing_id"), table.c.score, place)
+            .where(own.in_(listing_ids[start : start + CHUNK]), other != leaving_out)
+            .subquery()
+        )
+        rows = session.execute(select(ranked.c.listing_id, ranked.c.score).where(ranked.c.place == k))
+        found.update({listing_id: score for listing_id, score in rows})
+    return found
+
+
+def log_change(session: Session, listing_id: uuid.UUID | None) -> None:
+    """Appends to the log the server processes replay into their matching index (None: every listing changed)."""
+    session.execute(insert(ListingChange).values(listing_id=listing_id, changed_at=utcnow()))
+
+
+def changes_since(session: Session, seq: int) -> list[tuple[int, uuid.UUID | None]]:
+    rows = session.execute(
+        select(ListingChange.seq, ListingChange.listing_id).where(ListingChange.seq > seq).order_by(ListingChange.seq)
+    )
+    return [(number, listing_id) for number, listing_id in rows]
+
+
+def last_change(session: Session) -> int:
+    return session.scalar(select(func.coalesce(func.max(ListingChange.seq), 0))) or 0
+
+
+def eligible_listing_rows(session: Session, listing_ids: Sequence[uuid.UUID] | None = None) -> list[Any]:
+    """Listings taking part in matching (of these ids, or all), as plain rows with the owner's columns."""
+    query = _listing_rows().where(eligible())
+    if listing_ids is None:
+        return list(session.execute(query))
+    found: list[Any] = []
+    for start in range(0, len(listing_ids), CHUNK):
+        found.extend(session.execute(query.where(Listing.id.in_(listing_ids[start : start + CHUNK]))))
+    return found
+
+
+def eligible_ids(session: Session, listing_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    found: set[uuid.UUID] = set()
+    for start in range(0, len(listing_ids), CHUNK):
+        found.update(
+            session.scalars(select(Listing.id).where(Listing.id.in_(listing_ids[start : start + CHUNK]), eligible()))
+        )
     return found
 
 

@@ -5,7 +5,6 @@ match is announced only to owners with a match.created subscription, looked up o
 """
 
 import json
-import math
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from app.db import utcnow
 from app.listings.models import Listing
 from app.matches import adapter, repository, shortlist
 from app.matches.engine import get_engine
+from app.matches.live import LiveIndex, live_index
 from app.matches.models import Match
 from app.webhooks import service as webhooks
 from matching.engine import Engine, Index
@@ -26,7 +26,6 @@ from matching.records import Candidate, Profile
 Progress = Callable[[str, int, int], None]
 Key = tuple[uuid.UUID, uuid.UUID]
 
-EARTH_RADIUS_KM = 6371.0  # the sphere of the engine's haversine distance
 ENRICH_BATCH = 500
 OFFER_BATCH = 500  # a rebuild compares and writes the matches of this many offers at a time
 
@@ -54,48 +53,71 @@ def refresh(session: Session, listing: Listing) -> None:
     listing.suggested_ewc = None if listing.ewc else profile.suggested_ewc
     listing.suggested_ewc_confidence = None if listing.ewc else profile.suggested_confidence
     repository.replace_concepts_of(session, [listing.id], adapter.concept_values(profile))
+    repository.log_change(session, listing.id)
+    live = live_index(session)
     holders = _holders(session, listing.id)
     if not is_eligible(listing):
         repository.delete_matches_of(session, listing.id)
-        _rematch(session, engine, holders, excluded=listing.id)
+        live.remove(listing.id)
+        _rematch(session, live, holders)
         return
-    kept = _match(session, engine, listing, profile)
+    live.put(profile)
+    kept = _match(session, live, profile)
     # A counterpart whose best K held this listing, and holds it no higher now, may have a next best to store.
     scores = {uuid.UUID(c.need_id if listing.kind == "offer" else c.offer_id): c.score for c in kept}
-    _rematch(session, engine, [y for y, old in holders.items() if y not in scores or scores[y] < old], excluded=None)
+    _rematch(session, live, [y for y, old in holders.items() if y not in scores or scores[y] < old])
 
 
 def forget(session: Session, listing: Listing) -> None:
     """Before a listing is deleted: its matches go, and counterparts that held it among their best are matched
     again without it (under the lock, so no concurrent refresh pairs with it meanwhile)."""
     repository.lock_matches(session)
+    repository.log_change(session, listing.id)
+    live = live_index(session)
+    live.remove(listing.id)
     holders = _holders(session, listing.id)
     repository.delete_matches_of(session, listing.id)
-    _rematch(session, get_engine(), holders, excluded=listing.id)
+    _rematch(session, live, holders)
 
 
-def _match(
-    session: Session, engine: Engine, listing: Any, profile: Profile, excluded: uuid.UUID | None = None
-) -> list[Candidate]:
-    """Stores the matches of one listing (an ORM row, with its current profile): its K best candidates and those
-    that enter their counterpart's K best, dropping what they push out. Returns the candidates kept."""
+def _match(session: Session, live: LiveIndex, profile: Profile) -> list[Candidate]:
+    """Stores the matches of one listing (its current profile): its K best candidates and those that enter their
+    counterpart's K best, dropping what they push out. Returns the candidates kept."""
     k = get_settings().matches_per_listing
-    rows = [
-        row
-        for row in repository.sharing_rows(session, listing, list(profile.concepts), _reachable_box(profile))
-        if row.id != excluded
-    ]
-    stored = repository.stored_concepts(session, [row.id for row in rows])
-    pool = [adapter.stored_profile(row, stored[row.id]) for row in rows]
-    owners = {row.id: row.organization_id for row in rows} | {listing.id: listing.organization_id}
-    candidates = engine.candidates(profile, pool)
-    other_kind = "need" if listing.kind == "offer" else "offer"
-    counterparts = {uuid.UUID(c.need_id if listing.kind == "offer" else c.offer_id) for c in candidates}
-    others = _ranked(session, counterparts, other_kind, leaving_out=listing.id)
-    selection = shortlist.select(listing.id, candidates, others, k)
-    _sync(session, repository.matches_of(session, listing.id), selection.kept, engine.version_, owners)
-    _drop_displaced(session, selection.displaced, listing.kind, k)
+    listing_id = uuid.UUID(profile.listing.id)
+    kind = profile.listing.kind
+    other_kind = "need" if kind == "offer" else "offer"
+    candidates = _candidates(session, live, profile, other_kind, k)
+    counterparts = {uuid.UUID(c.need_id if kind == "offer" else c.offer_id) for c in candidates}
+    others = _ranked(session, counterparts, other_kind, leaving_out=listing_id)
+    selection = shortlist.select(listing_id, candidates, others, k)
+    owners = {uuid.UUID(p.listing.id): uuid.UUID(p.listing.organization_id) for p in _profiles(live, counterparts)}
+    owners[listing_id] = uuid.UUID(profile.listing.organization_id)
+    _sync(session, repository.matches_of(session, listing_id), selection.kept, get_engine().version_, owners)
+    _drop_displaced(session, selection.displaced, kind, k)
     return selection.kept
+
+
+def _candidates(session: Session, live: LiveIndex, profile: Profile, other_kind: str, k: int) -> list[Candidate]:
+    """The listing's candidates worth storing (Engine.shortlist), given what each counterpart already stores.
+    Counterparts the database no longer holds as taking part (changed behind the service's back) are taken out of
+    the index and the search runs again."""
+    listing_id = uuid.UUID(profile.listing.id)
+    while True:
+        scope = live.scope(profile)
+        floors = repository.floors(session, [uuid.UUID(i) for i in scope.ids], other_kind, k, listing_id)
+        candidates = get_engine().shortlist(scope, k, {str(other): score for other, score in floors.items()})
+        counterparts = sorted(
+            {uuid.UUID(c.need_id if c.offer_id == str(listing_id) else c.offer_id) for c in candidates}
+        )
+        gone = set(counterparts) - repository.eligible_ids(session, counterparts)
+        if not gone:
+            return candidates
+        live.forget_missing(gone)
+
+
+def _profiles(live: LiveIndex, listing_ids: Iterable[uuid.UUID]) -> list[Profile]:
+    return [p for p in (live.profile(i) for i in listing_ids) if p is not None]
 
 
 def _holders(session: Session, listing_id: uuid.UUID) -> dict[uuid.UUID, float]:
@@ -115,14 +137,11 @@ def _holders(session: Session, listing_id: uuid.UUID) -> dict[uuid.UUID, float]:
     return found
 
 
-def _rematch(session: Session, engine: Engine, listing_ids: Iterable[uuid.UUID], excluded: uuid.UUID | None) -> None:
-    """Matches these listings again from their stored profiles (their own data did not change)."""
-    for listing_id in sorted(listing_ids):
-        listing = session.get(Listing, listing_id)
-        if listing is None or not is_eligible(listing):
-            continue
-        profile = adapter.profile(listing, repository.concepts_of(session, [listing_id])[listing_id])
-        _match(session, engine, listing, profile, excluded)
+def _rematch(session: Session, live: LiveIndex, listing_ids: Iterable[uuid.UUID]) -> None:
+    """Matches these listings again from their profiles in the index (their own data did not change); listings
+    that no longer take part are left alone."""
+    for profile in _profiles(live, sorted(listing_ids)):
+        _match(session, live, profile)
 
 
 def _drop_displaced(
@@ -166,6 +185,7 @@ def rebuild(session: Session, progress: Progress | None = None) -> RebuildReport
     """
     engine = get_engine()
     repository.lock_matches(session)
+    repository.log_change(session, None)
     rows, profiles = _refresh_profiles(session, engine, progress)
     taking_part = [profile for row, profile in zip(rows, profiles, strict=True) if is_eligible(row)]
     index = Index(engine).add_profiles(taking_part)
@@ -197,6 +217,7 @@ def refresh_profiles(session: Session, progress: Progress | None = None) -> int:
     """Recomputes and stores every listing's profile (concepts, suggested code) without matching; returns how many
     listings there are. A rebuild does this first; alone, it prepares a loaded database for incremental writes."""
     repository.lock_matches(session)
+    repository.log_change(session, None)
     rows, _ = _refresh_profiles(session, get_engine(), progress)
     return len(rows)
 
@@ -362,24 +383,6 @@ def _announce(
             "rule": row["rule"],
         }
         webhooks.emit(session, "match.created", owners[own], payload, score=row["score"])
-
-
-def _reachable_box(profile: Profile) -> repository.Box | None:
-    """A rectangle holding every place within the listing's own stated limit: no pair may be farther apart, as the
-    nearer of the two parties' limits applies. None when the listing states no limit or has no place."""
-    listing = profile.listing
-    if not listing.max_distance_km or listing.lat is None or listing.lon is None:
-        return None
-    radius = listing.max_distance_km * 1.01 / EARTH_RADIUS_KM  # 1 % to spare
-    lat, lon = math.radians(listing.lat), math.radians(listing.lon)
-    if abs(lat) + radius >= math.pi / 2:
-        return None  # the circle holds a pole
-    # The longitudes a circle on the sphere spans (Matuschek, "Finding points within a distance of a point").
-    half_width = math.asin(min(1.0, math.sin(radius) / math.cos(lat)))
-    if abs(lon) + half_width > math.pi:
-        return None
-    south, north, west, east = lat - radius, lat + radius, lon - half_width, lon + half_width
-    return repository.Box(math.degrees(south), math.degrees(north), math.degrees(west), math.degrees(east))
 
 
 def _uuids(ids: Iterable[str]) -> list[uuid.UUID]:

@@ -1,11 +1,6 @@
 """Keeping stored matches current in bulk: a rebuild writes only what changed, looks subscriptions up once, and a
 refresh reads only the listings within reach."""
 
-import math
-import random
-from dataclasses import replace
-
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, event, select, update
 from sqlalchemy.orm import Session
@@ -13,9 +8,6 @@ from sqlalchemy.orm import Session
 from app.listings.models import Listing
 from app.matches import sync
 from app.matches.models import Match
-from matching.blocking import haversine_km
-from matching.records import Listing as ListingRecord
-from matching.records import Profile
 from tests.app.matches.test_router import ASH, CEMENT_NEED
 from tests.conftest import Api
 
@@ -80,26 +72,3 @@ def test_a_rebuild_looks_webhook_subscriptions_up_once(api: Api, client: TestCli
     session.commit()
     assert report.added == 4
     assert sum("webhook_subscriptions" in s for s in statements) == 1
-
-
-@pytest.mark.parametrize("latitude", [0.0, 50.06, 69.5, -45.0])
-def test_the_reachable_box_holds_every_place_within_the_stated_limit(latitude: float) -> None:
-    limit = 180.0
-    listing = ListingRecord("x", "o", "offer", "material", "t", lat=latitude, lon=19.94, max_distance_km=limit)
-    box = sync._reachable_box(Profile(listing, {}))
-    assert box is not None
-    rng = random.Random(1)
-    for _ in range(2000):
-        lat, lon = _destination(latitude, 19.94, rng.uniform(0, 360), rng.uniform(0.9, 1.0) * limit)
-        assert haversine_km(latitude, 19.94, lat, lon) <= limit + 1e-6
-        assert box.south <= lat <= box.north and box.west <= lon <= box.east
-    assert sync._reachable_box(Profile(replace(listing, max_distance_km=None), {})) is None
-
-
-def _destination(lat: float, lon: float, bearing: float, km: float) -> tuple[float, float]:
-    """The point `km` from (lat, lon) along `bearing` on the sphere the engine measures on."""
-    phi, lam, theta, delta = math.radians(lat), math.radians(lon), math.radians(bearing), km / sync.EARTH_RADIUS_KM
-    phi2 = math.asin(math.sin(phi) * math.cos(delta) + math.cos(phi) * math.sin(delta) * math.cos(theta))
-    y = math.sin(theta) * math.sin(delta) * math.cos(phi)
-    lam2 = lam + math.atan2(y, math.cos(delta) - math.sin(phi) * math.sin(phi2))
-    return math.degrees(phi2), math.degrees(lam2)
