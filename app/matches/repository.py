@@ -420,6 +420,12 @@ def log_change(session: Session, listing_id: uuid.UUID | None) -> None:
     session.execute(insert(ListingChange).values(listing_id=listing_id, changed_at=utcnow()))
 
 
+def restart_change_log(session: Session) -> None:
+    """A rebuild: every listing changed, so the log so far says nothing a process needs (each loads again)."""
+    session.execute(delete(ListingChange))
+    log_change(session, None)
+
+
 def changes_since(session: Session, seq: int) -> list[tuple[int, uuid.UUID | None]]:
     rows = session.execute(
         select(ListingChange.seq, ListingChange.listing_id).where(ListingChange.seq > seq).order_by(ListingChange.seq)

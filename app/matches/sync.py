@@ -53,8 +53,8 @@ def refresh(session: Session, listing: Listing) -> None:
     listing.suggested_ewc = None if listing.ewc else profile.suggested_ewc
     listing.suggested_ewc_confidence = None if listing.ewc else profile.suggested_confidence
     repository.replace_concepts_of(session, [listing.id], adapter.concept_values(profile))
+    live = live_index(session)  # before this write is logged: the index has seen what is committed
     repository.log_change(session, listing.id)
-    live = live_index(session)
     holders = _holders(session, listing.id)
     if not is_eligible(listing):
         repository.delete_matches_of(session, listing.id)
@@ -72,8 +72,8 @@ def forget(session: Session, listing: Listing) -> None:
     """Before a listing is deleted: its matches go, and counterparts that held it among their best are matched
     again without it (under the lock, so no concurrent refresh pairs with it meanwhile)."""
     repository.lock_matches(session)
-    repository.log_change(session, listing.id)
     live = live_index(session)
+    repository.log_change(session, listing.id)
     live.remove(listing.id)
     holders = _holders(session, listing.id)
     repository.delete_matches_of(session, listing.id)
@@ -185,7 +185,7 @@ def rebuild(session: Session, progress: Progress | None = None) -> RebuildReport
     """
     engine = get_engine()
     repository.lock_matches(session)
-    repository.log_change(session, None)
+    repository.restart_change_log(session)
     rows, profiles = _refresh_profiles(session, engine, progress)
     taking_part = [profile for row, profile in zip(rows, profiles, strict=True) if is_eligible(row)]
     index = Index(engine).add_profiles(taking_part)
@@ -217,7 +217,7 @@ def refresh_profiles(session: Session, progress: Progress | None = None) -> int:
     """Recomputes and stores every listing's profile (concepts, suggested code) without matching; returns how many
     listings there are. A rebuild does this first; alone, it prepares a loaded database for incremental writes."""
     repository.lock_matches(session)
-    repository.log_change(session, None)
+    repository.restart_change_log(session)
     rows, _ = _refresh_profiles(session, get_engine(), progress)
     return len(rows)
 

@@ -155,6 +155,35 @@ def test_candidates_are_ranked_best_first_and_k_cuts_the_list(case: CaseFile, ca
         assert case_index.candidates(listing.id, k=3) == found[:3]
 
 
+@pytest.mark.parametrize("k", [1, 3])
+def test_a_shortlist_holds_the_k_best_and_every_candidate_that_reaches_its_counterparts_floor(
+    case: CaseFile, case_index: Index, matcher: Engine, k: int
+) -> None:
+    rng = random.Random(k)
+    checked = 0
+    for listing in case.listings:
+        full = case_index.candidates(listing.id)
+        others = _partners(full, listing.id)
+        # Some counterparts take any pair, some only pairs above a random floor, some none.
+        floors = {other: rng.choice([0.0, rng.uniform(0.3, 0.9), 2.0]) for other in others}
+        scope = case_index.scope(case_index.profiles[listing.id])
+        short = matcher.shortlist(scope, k, floors)
+        assert short[:k] == full[:k]
+        assert all(candidate in full for candidate in short)
+        wanted = [c for c, other in zip(full, others, strict=True) if c.score >= floors[other]]
+        assert all(candidate in short for candidate in wanted)
+        checked += len(wanted)
+    assert checked > 100
+
+
+def test_a_scope_leaves_out_what_it_is_told_to(case: CaseFile, case_index: Index) -> None:
+    listing = next(x for x in case.listings if len(case_index.candidates(x.id)) >= 2)
+    profile = case_index.profiles[listing.id]
+    ids = case_index.scope(profile).ids
+    assert set(_partners(case_index.candidates(listing.id), listing.id)) <= set(ids)
+    assert case_index.scope(profile, leave_out={ids[0]}).ids == ids[1:]
+
+
 # Determinism ------------------------------------------------------------------------------------------------------
 
 

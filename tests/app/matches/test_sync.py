@@ -1,5 +1,4 @@
-"""Keeping stored matches current in bulk: a rebuild writes only what changed, looks subscriptions up once, and a
-refresh reads only the listings within reach."""
+"""Keeping stored matches current in bulk: a rebuild writes only what changed and looks subscriptions up once."""
 
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, event, select, update
