@@ -21,6 +21,7 @@ from app.listings import bulk
 from app.listings.router import router as listings_router
 from app.logs import configure as configure_logs
 from app.matches.engine import get_engine as get_matching_engine
+from app.matches.live import live_index
 from app.matches.repository import compile_shared_statements
 from app.matches.router import router as matches_router
 from app.middleware import install_middleware
@@ -38,6 +39,8 @@ API_PREFIX = "/api/v1"
 async def _lifespan(_: FastAPI) -> AsyncIterator[None]:
     get_matching_engine()  # fit the engine before the first request rather than during it
     compile_shared_statements()
+    with session_scope() as session:
+        live_index(session)  # this process's matching index, loaded before the first write needs it
     secret = get_settings().bootstrap_admin_key
     if secret:
         with session_scope() as session:

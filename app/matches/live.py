@@ -30,15 +30,20 @@ class LiveIndex:
         self._lock = threading.Lock()
 
     def sync(self, session: Session) -> None:
-        """Catches up with the committed database. Call under the match lock (repository.lock_matches)."""
+        """Catches up with the committed database. Under the match lock (repository.lock_matches) the index is then
+        exactly what the database holds; without it (warming up) a change committed meanwhile is replayed later."""
         with self._lock:
             last = repository.last_change(session)
-            changes = repository.changes_since(session, self.seen) if self.index is not None else []
-            if self.index is None or last < self.seen or any(listing is None for _, listing in changes):
-                self._load(session)  # first use, a rebuild, or a database that started over
+            if self.index is None or last < self.seen:  # first use, or a database that started over
+                self._load(session)
+                self.seen, self.touched = last, set()
+                return
+            changes = repository.changes_since(session, self.seen)  # read before the rows they point at
+            if any(listing is None for _, listing in changes):  # a rebuild
+                self._load(session)
             else:
                 self._reload(session, {listing for _, listing in changes if listing is not None} | self.touched)
-            self.seen, self.touched = last, set()
+            self.seen, self.touched = max((seq for seq, _ in changes), default=self.seen), set()
 
     def put(self, profile: Profile) -> None:
         with self._lock:
