@@ -16,7 +16,9 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    Uuid,
     and_,
+    any_,
     bindparam,
     case,
     cast,
@@ -29,6 +31,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, aliased
 
 from app.auth.principal import Principal
@@ -395,24 +398,34 @@ def stored_pairs(session: Session, listing_ids: Iterable[uuid.UUID], kind: str) 
     return found
 
 
-def floors(
-    session: Session, listing_ids: Sequence[uuid.UUID], kind: str, k: int, leaving_out: uuid.UUID
-) -> dict[uuid.UUID, float]:
+def kth_entries(
+    session: Session, listing_ids: Sequence[uuid.UUID], kind: str, k: int, leaving_out: uuid.UUID | None = None
+) -> dict[uuid.UUID, tuple[float, uuid.UUID, uuid.UUID, bool]]:
     """For those of these listings (all of one kind) with at least k stored matches besides the one with
-    `leaving_out`, the score of their k-th best: what a new pair must reach to enter their k best."""
+    `leaving_out`, their k-th best as (score, counterpart, match id, untouched): what a new pair must beat to enter
+    their k best, and what it would push out. Ranked in SQL, so a listing's other matches are never loaded."""
     table = MATCHES
     own, other = (table.c.offer_id, table.c.need_id) if kind == "offer" else (table.c.need_id, table.c.offer_id)
-    found: dict[uuid.UUID, float] = {}
+    untouched = and_(table.c.status == "proposed", table.c.offer_state == "proposed", table.c.need_state == "proposed")
+    place = func.row_number().over(partition_by=own, order_by=(table.c.score.desc(), other)).label("place")
+    found: dict[uuid.UUID, tuple[float, uuid.UUID, uuid.UUID, bool]] = {}
     for start in range(0, len(listing_ids), CHUNK):
-        place = func.row_number().over(partition_by=own, order_by=(table.c.score.desc(), other)).label("place")
-        ranked = (
-            select(own.label("listing_id"), table.c.score, place)
-            .where(own.in_(listing_ids[start : start + CHUNK]), other != leaving_out)
-            .subquery()
-        )
-        rows = session.execute(select(ranked.c.listing_id, ranked.c.score).where(ranked.c.place == k))
-        found.update({listing_id: score for listing_id, score in rows})
+        mine = _among(session, own, listing_ids[start : start + CHUNK])
+        ranked = select(own.label("listing_id"), table.c.score, other.label("other"), table.c.id, untouched, place)
+        ranked = ranked.where(mine, other != leaving_out) if leaving_out else ranked.where(mine)
+        rows = ranked.subquery()
+        for listing_id, score, counterpart, match_id, is_untouched, _ in session.execute(
+            select(rows).where(rows.c.place == k)
+        ):
+            found[listing_id] = (score, counterpart, match_id, bool(is_untouched))
     return found
+
+
+def _among(session: Session, column: ColumnElement[Any], ids: Sequence[uuid.UUID]) -> ColumnElement[bool]:
+    """column IN ids; on PostgreSQL as one array parameter, which a long list of ids converts and plans faster."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam("ids", list(ids), type_=postgresql.ARRAY(Uuid())))
+    return column.in_(ids)
 
 
 def log_change(session: Session, listing_id: uuid.UUID | None) -> None:

@@ -11,7 +11,6 @@ next best may not be stored.
 """
 
 import uuid
-from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import NamedTuple
 
@@ -38,20 +37,15 @@ class Ranked:
 
     def __init__(self, entries: Iterable[Entry]) -> None:
         self.entries = sorted(entries, key=lambda e: rank_key(e.score, e.other))
-        self._keys = [rank_key(e.score, e.other) for e in self.entries]
 
     def __len__(self) -> int:
         return len(self.entries)
 
-    def position(self, score: float, other: uuid.UUID | str) -> int:
-        """Where a pair with this score and counterpart would stand (0 = best)."""
-        return bisect_left(self._keys, rank_key(score, other))
-
     def holds_in_top(self, other: uuid.UUID, k: int) -> bool:
         return any(e.other == other for e in self.entries[:k])
 
-    def without(self, other: uuid.UUID) -> "Ranked":
-        return Ranked(e for e in self.entries if e.other != other)
+    def kth(self, k: int) -> Entry | None:
+        return self.entries[k - 1] if len(self.entries) >= k else None
 
 
 EMPTY = Ranked(())
@@ -62,24 +56,37 @@ class Selection(NamedTuple):
     displaced: list[tuple[uuid.UUID, Entry]]  # (counterpart, its match pushed out of the counterpart's K best)
 
 
-def select(
-    listing_id: uuid.UUID, candidates: Sequence[Candidate], others: Mapping[uuid.UUID, Ranked], k: int
-) -> Selection:
-    """The candidates of one listing to store, given each counterpart's stored matches without this listing.
+def enters(score: float, listing_id: uuid.UUID | str, kth: Entry | None) -> bool:
+    """Whether a pair of this score with `listing_id` stands among a counterpart's k best, given the counterpart's
+    k-th best other match (None: it has fewer than k others)."""
+    return kth is None or rank_key(score, listing_id) < rank_key(kth.score, kth.other)
 
-    `candidates` are the listing's candidates ranked for it (Engine.candidates). A candidate is kept when it is
-    among the listing's k best or would enter the counterpart's k best; in that case the counterpart's k-th
-    match moves to k+1 and is reported as displaced."""
+
+def holds(score: float, listing_id: uuid.UUID | str, kth: Entry | None) -> bool:
+    """Whether a stored pair of this score with `listing_id` stands among a counterpart's k best, given the
+    counterpart's k-th best match (None: it has fewer than k)."""
+    return kth is None or rank_key(score, listing_id) <= rank_key(kth.score, kth.other)
+
+
+def select(
+    listing_id: uuid.UUID, candidates: Sequence[Candidate], kths: Mapping[uuid.UUID, Entry], k: int
+) -> Selection:
+    """The candidates of one listing to store, given each counterpart's k-th best stored match without this
+    listing (absent when it has fewer than k such matches).
+
+    `candidates` are the listing's candidates ranked for it, its k best first (Engine.shortlist). A candidate is
+    kept when it is among the listing's k best or would enter the counterpart's k best; in that case the
+    counterpart's k-th match moves to k+1 and is reported as displaced."""
     kept: list[Candidate] = []
     displaced: list[tuple[uuid.UUID, Entry]] = []
     for position, candidate in enumerate(candidates):
         other = uuid.UUID(candidate.need_id if candidate.offer_id == str(listing_id) else candidate.offer_id)
-        ranked = others.get(other, EMPTY)
-        enters_theirs = ranked.position(candidate.score, listing_id) < k
+        kth = kths.get(other)
+        enters_theirs = enters(candidate.score, listing_id, kth)
         if position < k or enters_theirs:
             kept.append(candidate)
-        if enters_theirs and len(ranked) >= k:
-            displaced.append((other, ranked.entries[k - 1]))
+        if enters_theirs and kth is not None:
+            displaced.append((other, kth))
     return Selection(kept, displaced)
 
 

@@ -85,34 +85,34 @@ def _match(session: Session, live: LiveIndex, profile: Profile) -> list[Candidat
     counterpart's K best, dropping what they push out. Returns the candidates kept."""
     k = get_settings().matches_per_listing
     listing_id = uuid.UUID(profile.listing.id)
-    kind = profile.listing.kind
-    other_kind = "need" if kind == "offer" else "offer"
-    candidates = _candidates(session, live, profile, other_kind, k)
-    counterparts = {uuid.UUID(c.need_id if kind == "offer" else c.offer_id) for c in candidates}
-    others = _ranked(session, counterparts, other_kind, leaving_out=listing_id)
-    selection = shortlist.select(listing_id, candidates, others, k)
+    candidates, kths = _candidates(session, live, profile, k)
+    selection = shortlist.select(listing_id, candidates, kths, k)
+    counterparts = [_other(c, profile.listing.id) for c in selection.kept]
     owners = {uuid.UUID(p.listing.id): uuid.UUID(p.listing.organization_id) for p in _profiles(live, counterparts)}
     owners[listing_id] = uuid.UUID(profile.listing.organization_id)
     _sync(session, repository.matches_of(session, listing_id), selection.kept, get_engine().version_, owners)
-    _drop_displaced(session, selection.displaced, kind, k)
+    _drop_displaced(session, selection.displaced, profile.listing.kind, k)
     return selection.kept
 
 
-def _candidates(session: Session, live: LiveIndex, profile: Profile, other_kind: str, k: int) -> list[Candidate]:
-    """The listing's candidates worth storing (Engine.shortlist), given what each counterpart already stores.
-    Counterparts the database no longer holds as taking part (changed behind the service's back) are taken out of
-    the index and the search runs again."""
+def _candidates(
+    session: Session, live: LiveIndex, profile: Profile, k: int
+) -> tuple[list[Candidate], dict[uuid.UUID, shortlist.Entry]]:
+    """The listing's candidates worth storing (Engine.shortlist), and the k-th best stored match of each listing
+    within reach (without this one), which decides that. Counterparts the database no longer holds as taking part
+    (changed behind the service's back) are taken out of the index and the search runs again."""
     listing_id = uuid.UUID(profile.listing.id)
+    other_kind = "need" if profile.listing.kind == "offer" else "offer"
     while True:
         scope = live.scope(profile)
-        floors = repository.floors(session, [uuid.UUID(i) for i in scope.ids], other_kind, k, listing_id)
-        candidates = get_engine().shortlist(scope, k, {str(other): score for other, score in floors.items()})
-        counterparts = sorted(
-            {uuid.UUID(c.need_id if c.offer_id == str(listing_id) else c.offer_id) for c in candidates}
-        )
+        rows = repository.kth_entries(session, [uuid.UUID(i) for i in scope.ids], other_kind, k, listing_id)
+        kths = {other: shortlist.Entry(*row) for other, row in rows.items()}
+        floors = {str(other): entry.score for other, entry in kths.items()}
+        candidates = get_engine().shortlist(scope, k, floors)
+        counterparts = sorted({_other(c, profile.listing.id) for c in candidates})
         gone = set(counterparts) - repository.eligible_ids(session, counterparts)
         if not gone:
-            return candidates
+            return candidates, kths
         live.forget_missing(gone)
 
 
@@ -152,13 +152,19 @@ def _drop_displaced(
     candidates = [(holder, entry) for holder, entry in displaced if entry.untouched]
     if not candidates:
         return
-    lists = _ranked(session, {entry.other for _, entry in candidates}, kind)
+    rows = repository.kth_entries(session, sorted({entry.other for _, entry in candidates}), kind, k)
+    kths = {other: shortlist.Entry(*row) for other, row in rows.items()}
     gone = [
         entry.match_id
         for holder, entry in candidates
-        if not lists.get(entry.other, shortlist.EMPTY).holds_in_top(holder, k)
+        if not shortlist.holds(entry.score, holder, kths.get(entry.other))
     ]
     repository.delete_matches(session, gone)
+
+
+def _other(candidate: Candidate, listing_id: str) -> uuid.UUID:
+    """The candidate's counterpart of this listing."""
+    return uuid.UUID(candidate.need_id if candidate.offer_id == listing_id else candidate.offer_id)
 
 
 def _ranked(

@@ -36,21 +36,26 @@ def test_a_candidate_is_kept_when_it_is_among_the_listings_best_or_the_counterpa
     a, b, c = uuid.UUID(int=201), uuid.UUID(int=202), uuid.UUID(int=203)
     others = {a: _ranked(0.9, 0.8), b: _ranked(0.9, 0.6), c: _ranked(0.9, 0.8)}
     ranked_for_x = [_candidate(a, 0.7), _candidate(b, 0.65), _candidate(c, 0.5)]
-    selection = shortlist.select(X, ranked_for_x, others, k=1)
+
+    def kths(k: int) -> dict[uuid.UUID, shortlist.Entry]:
+        return {other: kth for other, ranked in others.items() if (kth := ranked.kth(k)) is not None}
+
+    selection = shortlist.select(X, ranked_for_x, kths(1), k=1)
     # With k=1 only a, X's best, is kept: b and c already hold a better match each.
     assert [cand.need_id for cand in selection.kept] == [str(a)]
     assert selection.displaced == []
 
-    selection = shortlist.select(X, ranked_for_x, others, k=2)
+    selection = shortlist.select(X, ranked_for_x, kths(2), k=2)
     assert [cand.need_id for cand in selection.kept] == [str(a), str(b)]
     # b held two matches; X's pair stands second, so b's old second (0.6) leaves b's two best.
     assert [(holder, entry.score) for holder, entry in selection.displaced] == [(b, 0.6)]
 
 
 def test_equal_scores_rank_by_the_counterparts_id() -> None:
-    ranked = _ranked(0.5)  # held with listing id ...01
-    assert ranked.position(0.5, uuid.UUID(int=0)) == 0
-    assert ranked.position(0.5, uuid.UUID(int=2)) == 1
+    kth = _ranked(0.5).kth(1)  # held with listing id ...01
+    assert shortlist.enters(0.5, uuid.UUID(int=0), kth)
+    assert not shortlist.enters(0.5, uuid.UUID(int=2), kth)
+    assert shortlist.enters(0.1, uuid.UUID(int=2), None)  # fewer than k held: any pair enters
 
 
 @pytest.fixture
