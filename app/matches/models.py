@@ -75,12 +75,13 @@ class MatchEvent(Base):
 
 
 class ListingChange(Base):
-    """One listing write, in the order of the match lock: what each server process replays to keep its in-memory
-    index equal to the database (app/matches/live.py). A row without a listing says "everything changed" (a
-    rebuild). No foreign key: a deleted listing's change must stay."""
+    """One listing write, or a change to a listing's stored matches (`matches_only`), in the order of the match lock:
+    what each server process replays to keep its in-memory index equal to the database (app/matches/live.py). A
+    row without a listing says "everything changed" (a rebuild). No foreign key: a deleted listing's change stays."""
 
     __tablename__ = "listing_changes"
 
     seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     listing_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    matches_only: Mapped[bool] = mapped_column(default=False)
     changed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

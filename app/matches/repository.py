@@ -399,21 +399,26 @@ def stored_pairs(session: Session, listing_ids: Iterable[uuid.UUID], kind: str) 
 
 
 def kth_entries(
-    session: Session, listing_ids: Sequence[uuid.UUID], kind: str, k: int, leaving_out: uuid.UUID | None = None
+    session: Session,
+    listing_ids: Sequence[uuid.UUID] | None,
+    kind: str,
+    k: int,
+    leaving_out: uuid.UUID | None = None,
 ) -> dict[uuid.UUID, tuple[float, uuid.UUID, uuid.UUID, bool]]:
-    """For those of these listings (all of one kind) with at least k stored matches besides the one with
-    `leaving_out`, their k-th best as (score, counterpart, match id, untouched): what a new pair must beat to enter
-    their k best, and what it would push out. Ranked in SQL, so a listing's other matches are never loaded."""
+    """For those of these listings (all of one kind; None: every listing of the kind) with at least k stored
+    matches besides the one with `leaving_out`, their k-th best as (score, counterpart, match id, untouched): what a
+    new pair must beat to enter their k best, and what it would push out. Ranked in SQL: no other match is loaded."""
     table = MATCHES
     own, other = (table.c.offer_id, table.c.need_id) if kind == "offer" else (table.c.need_id, table.c.offer_id)
     untouched = and_(table.c.status == "proposed", table.c.offer_state == "proposed", table.c.need_state == "proposed")
     place = func.row_number().over(partition_by=own, order_by=(table.c.score.desc(), other)).label("place")
+    ranked = select(own.label("listing_id"), table.c.score, other.label("other"), table.c.id, untouched, place)
+    if leaving_out is not None:
+        ranked = ranked.where(other != leaving_out)
+    chunks = [None] if listing_ids is None else [listing_ids[i : i + CHUNK] for i in range(0, len(listing_ids), CHUNK)]
     found: dict[uuid.UUID, tuple[float, uuid.UUID, uuid.UUID, bool]] = {}
-    for start in range(0, len(listing_ids), CHUNK):
-        mine = _among(session, own, listing_ids[start : start + CHUNK])
-        ranked = select(own.label("listing_id"), table.c.score, other.label("other"), table.c.id, untouched, place)
-        ranked = ranked.where(mine, other != leaving_out) if leaving_out else ranked.where(mine)
-        rows = ranked.subquery()
+    for chunk in chunks:
+        rows = (ranked if chunk is None else ranked.where(_among(session, own, chunk))).subquery()
         for listing_id, score, counterpart, match_id, is_untouched, _ in session.execute(
             select(rows).where(rows.c.place == k)
         ):
@@ -430,7 +435,15 @@ def _among(session: Session, column: ColumnElement[Any], ids: Sequence[uuid.UUID
 
 def log_change(session: Session, listing_id: uuid.UUID | None) -> None:
     """Appends to the log the server processes replay into their matching index (None: every listing changed)."""
-    session.execute(insert(ListingChange).values(listing_id=listing_id, changed_at=utcnow()))
+    session.execute(insert(ListingChange).values(listing_id=listing_id, matches_only=False, changed_at=utcnow()))
+
+
+def log_match_changes(session: Session, listing_ids: Iterable[uuid.UUID]) -> None:
+    """Listings whose stored matches changed (their k-th best may differ)."""
+    now = utcnow()
+    rows = [{"listing_id": i, "matches_only": True, "changed_at": now} for i in sorted(listing_ids)]
+    if rows:
+        session.execute(insert(ListingChange), rows)
 
 
 def restart_change_log(session: Session) -> None:
@@ -439,11 +452,11 @@ def restart_change_log(session: Session) -> None:
     log_change(session, None)
 
 
-def changes_since(session: Session, seq: int) -> list[tuple[int, uuid.UUID | None]]:
-    rows = session.execute(
-        select(ListingChange.seq, ListingChange.listing_id).where(ListingChange.seq > seq).order_by(ListingChange.seq)
-    )
-    return [(number, listing_id) for number, listing_id in rows]
+def changes_since(session: Session, seq: int) -> list[tuple[int, uuid.UUID | None, bool]]:
+    """(seq, listing, matches only) of each change after `seq`, in order."""
+    columns = (ListingChange.seq, ListingChange.listing_id, ListingChange.matches_only)
+    rows = session.execute(select(*columns).where(ListingChange.seq > seq).order_by(ListingChange.seq))
+    return [(number, listing_id, matches_only) for number, listing_id, matches_only in rows]
 
 
 def last_change(session: Session) -> int:
@@ -511,10 +524,13 @@ def _prefixed(row: dict[str, Any]) -> dict[str, Any]:
     return {f"new_{f}": row[f] for f in ENGINE_FIELDS}
 
 
-def delete_matches(session: Session, match_ids: Sequence[uuid.UUID]) -> None:
+def delete_matches(session: Session, match_ids: Sequence[uuid.UUID], *, untouched_only: bool = False) -> None:
+    """With `untouched_only`, a match a party has acted on stays (checked here, not from what the caller read)."""
     table = MATCHES
+    untouched = and_(table.c.status == "proposed", table.c.offer_state == "proposed", table.c.need_state == "proposed")
     for start in range(0, len(match_ids), CHUNK):
-        session.execute(delete(table).where(table.c.id.in_(match_ids[start : start + CHUNK])))
+        condition = table.c.id.in_(match_ids[start : start + CHUNK])
+        session.execute(delete(table).where(and_(condition, untouched) if untouched_only else condition))
 
 
 def delete_untouched_matches_of_non_offers(session: Session) -> int:

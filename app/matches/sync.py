@@ -17,7 +17,7 @@ from app.db import utcnow
 from app.listings.models import Listing
 from app.matches import adapter, repository, shortlist
 from app.matches.engine import get_engine
-from app.matches.live import LiveIndex, live_index
+from app.matches.live import LiveIndex, changed_in_transaction, live_index, log_match_changes
 from app.matches.models import Match
 from app.webhooks import service as webhooks
 from matching.engine import Engine, Index
@@ -57,15 +57,16 @@ def refresh(session: Session, listing: Listing) -> None:
     repository.log_change(session, listing.id)
     holders = _holders(session, listing.id)
     if not is_eligible(listing):
-        repository.delete_matches_of(session, listing.id)
+        _delete_matches_of(session, live, listing.id)
         live.remove(listing.id)
         _rematch(session, live, holders)
-        return
-    live.put(profile)
-    kept = _match(session, live, profile)
-    # A counterpart whose best K held this listing, and holds it no higher now, may have a next best to store.
-    scores = {uuid.UUID(c.need_id if listing.kind == "offer" else c.offer_id): c.score for c in kept}
-    _rematch(session, live, [y for y, old in holders.items() if y not in scores or scores[y] < old])
+    else:
+        live.put(profile)
+        kept = _match(session, live, profile)
+        # A counterpart whose best K held this listing, and holds it no higher now, may have a next best to store.
+        scores = {uuid.UUID(c.need_id if listing.kind == "offer" else c.offer_id): c.score for c in kept}
+        _rematch(session, live, [y for y, old in holders.items() if y not in scores or scores[y] < old])
+    log_match_changes(session)
 
 
 def forget(session: Session, listing: Listing) -> None:
@@ -76,8 +77,15 @@ def forget(session: Session, listing: Listing) -> None:
     repository.log_change(session, listing.id)
     live.remove(listing.id)
     holders = _holders(session, listing.id)
-    repository.delete_matches_of(session, listing.id)
+    _delete_matches_of(session, live, listing.id)
     _rematch(session, live, holders)
+    log_match_changes(session)
+
+
+def _delete_matches_of(session: Session, live: LiveIndex, listing_id: uuid.UUID) -> None:
+    existing = repository.matches_of(session, listing_id)
+    live.matches_changed(session, {listing_id, *(other for pair in existing for other in pair)})
+    repository.delete_matches_of(session, listing_id)
 
 
 def _match(session: Session, live: LiveIndex, profile: Profile) -> list[Candidate]:
@@ -85,18 +93,21 @@ def _match(session: Session, live: LiveIndex, profile: Profile) -> list[Candidat
     counterpart's K best, dropping what they push out. Returns the candidates kept."""
     k = get_settings().matches_per_listing
     listing_id = uuid.UUID(profile.listing.id)
-    candidates, kths = _candidates(session, live, profile, k)
+    existing = repository.matches_of(session, listing_id)
+    matched_with = {other for pair in existing for other in pair} - {listing_id}
+    candidates, kths = _candidates(session, live, profile, k, matched_with)
     selection = shortlist.select(listing_id, candidates, kths, k)
     counterparts = [_other(c, profile.listing.id) for c in selection.kept]
     owners = {uuid.UUID(p.listing.id): uuid.UUID(p.listing.organization_id) for p in _profiles(live, counterparts)}
     owners[listing_id] = uuid.UUID(profile.listing.organization_id)
-    _sync(session, repository.matches_of(session, listing_id), selection.kept, get_engine().version_, owners)
-    _drop_displaced(session, selection.displaced, profile.listing.kind, k)
+    _sync(session, existing, selection.kept, get_engine().version_, owners)
+    live.matches_changed(session, {listing_id, *matched_with, *counterparts})
+    _drop_displaced(session, live, selection.displaced, profile.listing.kind, k)
     return selection.kept
 
 
 def _candidates(
-    session: Session, live: LiveIndex, profile: Profile, k: int
+    session: Session, live: LiveIndex, profile: Profile, k: int, matched_with: set[uuid.UUID]
 ) -> tuple[list[Candidate], dict[uuid.UUID, shortlist.Entry]]:
     """The listing's candidates worth storing (Engine.shortlist), and the k-th best stored match of each listing
     within reach (without this one), which decides that. Counterparts the database no longer holds as taking part
@@ -105,8 +116,9 @@ def _candidates(
     other_kind = "need" if profile.listing.kind == "offer" else "offer"
     while True:
         scope = live.scope(profile)
-        rows = repository.kth_entries(session, [uuid.UUID(i) for i in scope.ids], other_kind, k, listing_id)
-        kths = {other: shortlist.Entry(*row) for other, row in rows.items()}
+        fresh = matched_with | changed_in_transaction(session)
+        ids = [uuid.UUID(i) for i in scope.ids]
+        kths = live.kth(session, ids, other_kind, fresh=fresh, leaving_out=listing_id)
         floors = {str(other): entry.score for other, entry in kths.items()}
         candidates = get_engine().shortlist(scope, k, floors)
         counterparts = sorted({_other(c, profile.listing.id) for c in candidates})
@@ -145,21 +157,23 @@ def _rematch(session: Session, live: LiveIndex, listing_ids: Iterable[uuid.UUID]
 
 
 def _drop_displaced(
-    session: Session, displaced: Sequence[tuple[uuid.UUID, shortlist.Entry]], kind: str, k: int
+    session: Session, live: LiveIndex, displaced: Sequence[tuple[uuid.UUID, shortlist.Entry]], kind: str, k: int
 ) -> None:
     """Matches pushed out of one side's K best go, unless the other side holds them among its K best or a party
     already acted on them. `kind` is the kind of the listings whose K best the displaced matches still compete in."""
     candidates = [(holder, entry) for holder, entry in displaced if entry.untouched]
     if not candidates:
         return
-    rows = repository.kth_entries(session, sorted({entry.other for _, entry in candidates}), kind, k)
-    kths = {other: shortlist.Entry(*row) for other, row in rows.items()}
+    others = sorted({entry.other for _, entry in candidates})
+    kths = live.kth(session, others, kind, fresh=changed_in_transaction(session))
     gone = [
-        entry.match_id
+        (holder, entry)
         for holder, entry in candidates
         if not shortlist.holds(entry.score, holder, kths.get(entry.other))
     ]
-    repository.delete_matches(session, gone)
+    # The entries may come from memory: whether a party acted on a match is checked again as it is deleted.
+    repository.delete_matches(session, [entry.match_id for _, entry in gone], untouched_only=True)
+    live.matches_changed(session, {x for holder, entry in gone for x in (holder, entry.other)})
 
 
 def _other(candidate: Candidate, listing_id: str) -> uuid.UUID:

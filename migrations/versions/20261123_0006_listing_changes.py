@@ -23,6 +23,7 @@ def upgrade() -> None:
         "listing_changes",
         sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("listing_id", sa.Uuid(), nullable=True),
+        sa.Column("matches_only", sa.Boolean(), nullable=False),
         sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_listing_changes")),
     )
