@@ -5,7 +5,7 @@ filters: opposite kinds, the same resource type, different organizations, and a 
 """
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar, overload
@@ -181,6 +181,7 @@ _COLUMNS: dict[str, tuple[type, float | int | bool]] = {
     "accepts_hazardous": (np.bool_, False),
     "norm2": (np.float64, 0.0),
     "quality_cap": (np.float64, 1.0),
+    "floor": (np.float64, np.nan),  # set from outside (set_floor): NaN until known
 }
 KINDS = ("offer", "need")
 NO_START, NO_END = date.min.toordinal(), date.max.toordinal()
@@ -217,6 +218,8 @@ class Reach:
     material and text exactly, distance, quantity and quality as upper bounds. Arrays are aligned with `ids`."""
 
     ids: Sequence[str]
+    rows: np.ndarray  # the index's row of each listing
+    floor: np.ndarray  # what was set with ConceptIndex.set_floor (NaN: nothing known)
     material: np.ndarray
     text: np.ndarray
     distance: np.ndarray
@@ -272,6 +275,16 @@ class ConceptIndex:
         self._ids[row], self._weights[row] = profile.listing.id, weights
         self._rows[profile.listing.id] = row
 
+    def set_floor(self, listing_id: str, floor: float) -> None:
+        """A number the caller keeps per listing and reads back in each reach (Reach.floor); NaN forgets it. A
+        listing added again starts with NaN."""
+        row = self._rows.get(listing_id)
+        if row is not None:
+            self._columns["floor"][row] = floor
+
+    def rows_of(self, listing_ids: Iterable[str]) -> np.ndarray:
+        return np.array([row for i in listing_ids if (row := self._rows.get(i)) is not None], dtype=np.int64)
+
     def remove(self, listing_id: str) -> None:
         row = self._rows.pop(listing_id, None)
         if row is None:
@@ -285,7 +298,7 @@ class ConceptIndex:
     def sharing(self, profile: Profile) -> set[str]:
         """Listings of the opposite kind that share at least one concept with this one."""
         rows, _, _ = self._gather(profile)
-        return {self._id(row) for row in rows}
+        return {self.id_of(row) for row in rows}
 
     def reach(self, profile: Profile) -> Reach:
         """See Reach. Never leaves out a pair the exact comparisons would keep: where the exact limit depends on
@@ -325,7 +338,9 @@ class ConceptIndex:
         quantity = _quantity_value(me["annual"], me["unit"], col("annual"), col("unit"))
         quality = col("quality_cap") if is_offer else np.full(len(rows), me["quality_cap"])
         return Reach(
-            LazySequence(lambda i: self._id(int(rows[i])), len(rows)),
+            LazySequence(lambda i: self.id_of(int(rows[i])), len(rows)),
+            rows,
+            col("floor"),
             strength,
             text,
             distance,
@@ -336,7 +351,7 @@ class ConceptIndex:
     def __len__(self) -> int:
         return len(self._rows)
 
-    def _id(self, row: int) -> str:
+    def id_of(self, row: int) -> str:
         listing_id = self._ids[row]
         assert listing_id is not None, "postings hold only live rows"
         return listing_id
@@ -388,6 +403,7 @@ class ConceptIndex:
             "accepts_hazardous": accepts,
             "norm2": sum(e.weight**2 for e in profile.concepts.values()),
             "quality_cap": quality_cap(listing),
+            "floor": np.nan,
         }
 
 

@@ -7,7 +7,7 @@ index.candidates("listing-id", k=10)
 
 import hashlib
 import heapq
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
@@ -120,24 +120,31 @@ class Engine:
                 floor = max(self.min_score, found[-1].score)
         return ranking.rank(found, of=profile.listing.id, limit=k)
 
-    def shortlist(self, scope: "Scope", k: int, floors: Mapping[str, float]) -> list[Candidate]:
+    def shortlist(self, scope: "Scope", k: int, floors: np.ndarray) -> list[Candidate]:
         """The k best candidates of the scope's listing, and every other candidate that may be worth storing for
-        its counterpart: one whose score may reach `floors[counterpart]` (the score that enters the counterpart's
-        own best; when absent, any score above min_score does). Ranked; pairs that can reach neither floor are not
+        its counterpart: one whose score may reach the counterpart's floor (aligned with the scope: the score that
+        enters the counterpart's own best; 0 when any does). Ranked; pairs that can reach neither floor are not
         compared."""
         profile = scope.profile
         found: list[Candidate] = []
         best_k: list[float] = []  # a min-heap of the k best scores so far: its least is the listing's own floor
-        for other, bound in zip(scope.pool, scope.bounds.tolist(), strict=True):
-            own_floor = best_k[0] if len(best_k) == k else self.min_score
-            if bound < min(own_floor, floors.get(other.listing.id, self.min_score)) - BOUND_SLACK:
-                continue
+
+        def compare(i: int) -> None:
+            other = scope.pool[i]
             offer, need = (profile, other) if profile.listing.kind == "offer" else (other, profile)
             candidate = self.pair(offer, need)
-            if candidate is None:
-                continue
-            found.append(candidate)
-            (heapq.heappush if len(best_k) < k else heapq.heappushpop)(best_k, candidate.score)
+            if candidate is not None:
+                found.append(candidate)
+                (heapq.heappush if len(best_k) < k else heapq.heappushpop)(best_k, candidate.score)
+
+        done = 0  # the scope is ordered by bound: its own k best are found from the front
+        for bound in scope.bounds.tolist():
+            if bound < (best_k[0] if len(best_k) == k else self.min_score) - BOUND_SLACK:
+                break
+            compare(done)
+            done += 1
+        for i in np.flatnonzero(scope.bounds[done:] >= floors[done:] - BOUND_SLACK).tolist():
+            compare(done + i)
         return ranking.rank(found, of=profile.listing.id)
 
     def index(self, listings: Iterable[Listing]) -> "Index":
@@ -159,15 +166,17 @@ class Engine:
 @dataclass(frozen=True)
 class Scope:
     """The listings of an index that may pair with one profile above the threshold, with the most each pair can
-    score, highest first (see Index.scope)."""
+    score, highest first (see Index.scope), and the floor the index holds for each (NaN: not known)."""
 
     profile: Profile
     pool: Sequence[Profile]
     bounds: np.ndarray
+    floors: np.ndarray
+    rows: np.ndarray
 
-    @property
-    def ids(self) -> list[str]:
-        return [other.listing.id for other in self.pool]
+    def ids(self, positions: Iterable[int] | None = None) -> list[str]:
+        chosen = range(len(self.pool)) if positions is None else positions
+        return [self.pool[i].listing.id for i in chosen]
 
 
 class Index:
@@ -208,15 +217,25 @@ class Index:
         pool = blocking.LazySequence(lambda i: self.profiles[reach.ids[i]], len(reach.ids))
         return self.engine.best(profile, pool, bounds, k)
 
-    def scope(self, profile: Profile, leave_out: Collection[str] = ()) -> Scope:
+    def scope(self, profile: Profile) -> Scope:
         """The listings that may pair with `profile` above min_score, by their score bound, highest first. The
         profile need not be in the index (a listing being written is scoped before the index holds it)."""
         reach = self._concepts.reach(profile)
         bounds = self.engine.scorer.upper_bounds(reach.known(), len(reach.ids))
         order = np.argsort(-bounds, kind="stable")
         order = order[bounds[order] >= self.engine.min_score - BOUND_SLACK]
-        kept = [i for i in order.tolist() if reach.ids[i] not in leave_out]
-        return Scope(profile, [self.profiles[reach.ids[i]] for i in kept], bounds[kept])
+        rows = reach.rows[order]
+        pool = blocking.LazySequence(lambda i: self.profiles[self._concepts.id_of(int(rows[i]))], len(rows))
+        return Scope(profile, pool, bounds[order], reach.floor[order], rows)
+
+    def set_floor(self, listing_id: str, floor: float) -> None:
+        """The least score a new pair must beat to matter to this listing (NaN: not known), as the caller keeps
+        it (for Engine.shortlist); it is forgotten when the listing is added again."""
+        self._concepts.set_floor(listing_id, floor)
+
+    def positions(self, scope: Scope, listing_ids: Iterable[str]) -> np.ndarray:
+        """Where these listings stand in the scope."""
+        return np.flatnonzero(np.isin(scope.rows, self._concepts.rows_of(listing_ids)))
 
     def _put(self, profile: Profile) -> None:
         self.profiles[profile.listing.id] = profile

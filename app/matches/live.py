@@ -9,24 +9,26 @@ A process also changes its own index during a write (a counterpart matched again
 the new listing). Those listings are read again from the database at the next sync, so a transaction that rolls
 back leaves no trace here.
 
-The index also remembers each listing's k-th best stored match, which decides whether a new pair enters that
-listing's best (a write within reach of thousands of listings would otherwise rank thousands of match lists in
-SQL). A write logs every listing whose stored matches it changed; those are forgotten here and read again when
-needed. Within a write, listings whose matches it changed are always read from the database, never remembered: the
-transaction may still roll back.
+The index also remembers each listing's floor, the score of its k-th best stored match: a new pair that cannot
+beat it does not matter to that listing, and need not be compared (a write within reach of thousands of listings
+would otherwise rank thousands of match lists). Floors only narrow the search; what a write stores is decided on
+the k-th matches it reads from the database. A write logs every listing whose stored matches it changed; their
+floors are forgotten and read again when needed. Within a write, listings whose matches it changed are always read
+from the database, never remembered: the transaction may still roll back.
 """
 
+import math
 import threading
 import uuid
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable
 
+import numpy as np
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
 from app.config import get_settings
 from app.matches import adapter, repository
 from app.matches.engine import get_engine
-from app.matches.shortlist import Entry
 from matching.engine import Index, Scope
 from matching.records import Profile
 
@@ -36,8 +38,7 @@ class LiveIndex:
         self.index: Index | None = None
         self.seen = 0  # the last change replayed
         self.touched: set[uuid.UUID] = set()  # changed here since the last sync: read again from the database
-        self._kth: dict[uuid.UUID, Entry | None] = {}  # None: fewer than k stored matches
-        self._k = 0
+        self._k = 0  # the k the floors were read for
         self._lock = threading.Lock()
 
     def sync(self, session: Session) -> None:
@@ -45,7 +46,8 @@ class LiveIndex:
         exactly what the database holds; without it (warming up) a change committed meanwhile is replayed later."""
         with self._lock:
             last = repository.last_change(session)
-            if self.index is None or last < self.seen:  # first use, or a database that started over
+            # First use, a database that started over, or another k (tests change it).
+            if self.index is None or last < self.seen or self._k != get_settings().matches_per_listing:
                 self._load(session)
                 self.seen, self.touched = last, set()
                 return
@@ -54,47 +56,41 @@ class LiveIndex:
                 self._load(session)
             else:
                 for listing in {listing for _, listing, _ in changes if listing is not None}:
-                    self._kth.pop(listing, None)
+                    self.index.set_floor(str(listing), math.nan)
                 written = {listing for _, listing, matches_only in changes if listing and not matches_only}
                 self._reload(session, written | self.touched)
             self.seen, self.touched = max((seq for seq, _, _ in changes), default=self.seen), set()
 
-    def kth(
-        self,
-        session: Session,
-        listing_ids: Sequence[uuid.UUID],
-        kind: str,
-        *,
-        fresh: Collection[uuid.UUID] = frozenset(),
-        leaving_out: uuid.UUID | None = None,
-    ) -> dict[uuid.UUID, Entry]:
-        """The k-th best stored match of each of these listings (of one kind) that has k of them. Listings in
-        `fresh` are read from the database without their match with `leaving_out`, and not remembered: the caller
-        passes those whose matches its transaction changed and those matched with `leaving_out`."""
-        k = get_settings().matches_per_listing
+    def floors(
+        self, session: Session, scope: Scope, kind: str, fresh: Collection[uuid.UUID], leaving_out: uuid.UUID
+    ) -> np.ndarray:
+        """The floor of every listing in the scope (of one kind): from memory where known, else read (and then
+        remembered). Listings in `fresh` are read without their match with `leaving_out`, and not remembered: the
+        caller passes those whose matches its transaction changed and those matched with `leaving_out`."""
         with self._lock:
-            if k != self._k:
-                self._kth, self._k = {}, k
-            missing = [i for i in listing_ids if i not in fresh and i not in self._kth]
-        read = repository.kth_entries(session, missing, kind, k) if missing else {}
+            assert self.index is not None, "sync() first"
+            floors = scope.floors.copy()
+            from_here = self.index.positions(scope, (str(i) for i in fresh))
+        floors[from_here] = math.nan
+        unknown = np.flatnonzero(np.isnan(floors))
+        ids = [uuid.UUID(i) for i in scope.ids(unknown.tolist())]
+        read = repository.kth_entries(session, ids, kind, self._k, leaving_out) if ids else {}
+        floors[unknown] = [read[i][0] if i in read else 0.0 for i in ids]
         with self._lock:
-            self._kth.update({i: Entry(*read[i]) if i in read else None for i in missing})
-            known = {i: self._kth.get(i) for i in listing_ids if i not in fresh}
-        found = {i: entry for i, entry in known.items() if entry is not None}
-        fresh_ids = [i for i in listing_ids if i in fresh]
-        if fresh_ids:
-            rows = repository.kth_entries(session, fresh_ids, kind, k, leaving_out)
-            found.update({i: Entry(*row) for i, row in rows.items()})
-        return found
+            for i, floor in zip(ids, floors[unknown].tolist(), strict=True):
+                if i not in fresh:
+                    self.index.set_floor(str(i), floor)
+        return floors
 
     def matches_changed(self, session: Session, listing_ids: Iterable[uuid.UUID]) -> None:
-        """These listings' stored matches changed in the session's transaction: forgotten here, read fresh for the
-        rest of it, and logged for every process (log_match_changes)."""
+        """These listings' stored matches changed in the session's transaction: their floors are forgotten here,
+        read fresh for the rest of it, and logged for every process (log_match_changes)."""
         ids = set(listing_ids)
         _pending(session).update(ids)
         with self._lock:
+            assert self.index is not None, "sync() first"
             for listing_id in ids:
-                self._kth.pop(listing_id, None)
+                self.index.set_floor(str(listing_id), math.nan)
 
     def put(self, profile: Profile) -> None:
         with self._lock:
@@ -108,10 +104,10 @@ class LiveIndex:
             self.index.remove(str(listing_id))
             self.touched.add(listing_id)
 
-    def scope(self, profile: Profile, leave_out: Collection[str] = ()) -> Scope:
+    def scope(self, profile: Profile) -> Scope:
         with self._lock:
             assert self.index is not None, "sync() first"
-            return self.index.scope(profile, leave_out)
+            return self.index.scope(profile)
 
     def profile(self, listing_id: uuid.UUID) -> Profile | None:
         assert self.index is not None, "sync() first"
@@ -130,9 +126,11 @@ class LiveIndex:
             adapter.stored_profile(row, concepts.get(row.id, ())) for row in rows
         )
         self._k = get_settings().matches_per_listing
-        found = {**repository.kth_entries(session, None, "offer", self._k)}
-        found.update(repository.kth_entries(session, None, "need", self._k))
-        self._kth = {row.id: Entry(*found[row.id]) if row.id in found else None for row in rows}
+        for kind in ("offer", "need"):
+            found = repository.kth_entries(session, None, kind, self._k)
+            for row in rows:
+                if row.kind == kind:
+                    self.index.set_floor(str(row.id), found[row.id][0] if row.id in found else 0.0)
 
     def _reload(self, session: Session, listing_ids: set[uuid.UUID]) -> None:
         if not listing_ids or self.index is None:

@@ -28,8 +28,8 @@ class Match(Base):
     __tablename__ = "matches"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
-    offer_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("listings.id", ondelete="CASCADE"), index=True)
-    need_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("listings.id", ondelete="CASCADE"), index=True)
+    offer_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("listings.id", ondelete="CASCADE"))
+    need_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("listings.id", ondelete="CASCADE"))
     score: Mapped[float] = mapped_column(Float, index=True)
     rule: Mapped[str] = mapped_column(String(32))
     components: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
@@ -54,6 +54,13 @@ class Match(Base):
     # Every UPDATE names the version it read, so two concurrent writers cannot silently overwrite each other.
     __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
     __table_args__ = (UniqueConstraint("offer_id", "need_id"),)
+
+
+# Each side's matches in rank order, with what a write reads of them: the k-th best of thousands of listings is
+# read from these indexes alone (repository.kth_entries), never from the wide match rows.
+RANK_COVERS = ["id", "status", "offer_state", "need_state"]
+Index("ix_matches_offer_rank", Match.offer_id, Match.score.desc(), Match.need_id, postgresql_include=RANK_COVERS)
+Index("ix_matches_need_rank", Match.need_id, Match.score.desc(), Match.offer_id, postgresql_include=RANK_COVERS)
 
 
 class MatchEvent(Base):

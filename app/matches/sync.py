@@ -116,15 +116,13 @@ def _candidates(
     other_kind = "need" if profile.listing.kind == "offer" else "offer"
     while True:
         scope = live.scope(profile)
-        fresh = matched_with | changed_in_transaction(session)
-        ids = [uuid.UUID(i) for i in scope.ids]
-        kths = live.kth(session, ids, other_kind, fresh=fresh, leaving_out=listing_id)
-        floors = {str(other): entry.score for other, entry in kths.items()}
+        floors = live.floors(session, scope, other_kind, matched_with | changed_in_transaction(session), listing_id)
         candidates = get_engine().shortlist(scope, k, floors)
         counterparts = sorted({_other(c, profile.listing.id) for c in candidates})
         gone = set(counterparts) - repository.eligible_ids(session, counterparts)
         if not gone:
-            return candidates, kths
+            rows = repository.kth_entries(session, counterparts, other_kind, k, listing_id)
+            return candidates, {other: shortlist.Entry(*row) for other, row in rows.items()}
         live.forget_missing(gone)
 
 
@@ -164,8 +162,8 @@ def _drop_displaced(
     candidates = [(holder, entry) for holder, entry in displaced if entry.untouched]
     if not candidates:
         return
-    others = sorted({entry.other for _, entry in candidates})
-    kths = live.kth(session, others, kind, fresh=changed_in_transaction(session))
+    rows = repository.kth_entries(session, sorted({entry.other for _, entry in candidates}), kind, k)
+    kths = {other: shortlist.Entry(*row) for other, row in rows.items()}
     gone = [
         (holder, entry)
         for holder, entry in candidates

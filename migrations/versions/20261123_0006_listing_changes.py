@@ -1,4 +1,5 @@
-"""listing_changes: the log of listing writes each server process replays into its in-memory matching index
+"""listing_changes: the log of listing writes each server process replays into its in-memory matching index;
+each side's matches indexed in rank order
 
 Revision ID: 0006
 Revises: 0005
@@ -28,6 +29,22 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_listing_changes")),
     )
 
+    covers = ["id", "status", "offer_state", "need_state"]
+    with op.batch_alter_table("matches", schema=None) as batch_op:
+        batch_op.drop_index("ix_matches_offer_id")
+        batch_op.drop_index("ix_matches_need_id")
+        batch_op.create_index(
+            "ix_matches_offer_rank", ["offer_id", sa.text("score DESC"), "need_id"], postgresql_include=covers
+        )
+        batch_op.create_index(
+            "ix_matches_need_rank", ["need_id", sa.text("score DESC"), "offer_id"], postgresql_include=covers
+        )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("matches", schema=None) as batch_op:
+        batch_op.drop_index("ix_matches_need_rank")
+        batch_op.drop_index("ix_matches_offer_rank")
+        batch_op.create_index("ix_matches_need_id", ["need_id"])
+        batch_op.create_index("ix_matches_offer_id", ["offer_id"])
     op.drop_table("listing_changes")

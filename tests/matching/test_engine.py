@@ -4,6 +4,7 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from matching import ranking
@@ -163,25 +164,34 @@ def test_a_shortlist_holds_the_k_best_and_every_candidate_that_reaches_its_count
     checked = 0
     for listing in case.listings:
         full = case_index.candidates(listing.id)
-        others = _partners(full, listing.id)
-        # Some counterparts take any pair, some only pairs above a random floor, some none.
-        floors = {other: rng.choice([0.0, rng.uniform(0.3, 0.9), 2.0]) for other in others}
         scope = case_index.scope(case_index.profiles[listing.id])
-        short = matcher.shortlist(scope, k, floors)
+        # Some counterparts take any pair, some only pairs above a random floor, some none.
+        floor_of = {other: rng.choice([0.0, rng.uniform(0.3, 0.9), 2.0]) for other in scope.ids()}
+        short = matcher.shortlist(scope, k, np.array([floor_of[other] for other in scope.ids()]))
         assert short[:k] == full[:k]
         assert all(candidate in full for candidate in short)
-        wanted = [c for c, other in zip(full, others, strict=True) if c.score >= floors[other]]
+        wanted = [c for c, other in zip(full, _partners(full, listing.id), strict=True) if c.score >= floor_of[other]]
         assert all(candidate in short for candidate in wanted)
         checked += len(wanted)
     assert checked > 100
 
 
-def test_a_scope_leaves_out_what_it_is_told_to(case: CaseFile, case_index: Index) -> None:
-    listing = next(x for x in case.listings if len(case_index.candidates(x.id)) >= 2)
-    profile = case_index.profiles[listing.id]
-    ids = case_index.scope(profile).ids
-    assert set(_partners(case_index.candidates(listing.id), listing.id)) <= set(ids)
-    assert case_index.scope(profile, leave_out={ids[0]}).ids == ids[1:]
+def test_a_scope_holds_every_candidate_and_the_floors_set_until_a_listing_is_added_again(
+    matcher: Engine, case: CaseFile
+) -> None:
+    index = matcher.index(case.listings)
+    listing = next(x for x in case.listings if len(index.candidates(x.id)) >= 2)
+    others = _partners(index.candidates(listing.id), listing.id)
+    scope = index.scope(index.profiles[listing.id])
+    assert set(others) <= set(scope.ids())
+    assert np.isnan(scope.floors).all()
+    index.set_floor(others[0], 0.75)
+    scope = index.scope(index.profiles[listing.id])
+    assert scope.ids(index.positions(scope, [others[0]]).tolist()) == [others[0]]
+    assert scope.floors[index.positions(scope, [others[0]])].tolist() == [0.75]
+    assert np.isnan(scope.floors).sum() == len(scope.floors) - 1
+    index.add_profiles([index.profiles[others[0]]])
+    assert np.isnan(index.scope(index.profiles[listing.id]).floors).all()
 
 
 # Determinism ------------------------------------------------------------------------------------------------------
