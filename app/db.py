@@ -7,7 +7,7 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import DateTime, Dialect, Engine, MetaData, TypeDecorator, create_engine, event
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction, sessionmaker
 
 from app.config import get_settings
 
@@ -66,6 +66,22 @@ def get_engine() -> Engine:
 @lru_cache
 def get_session_factory() -> sessionmaker[Session]:
     return sessionmaker(bind=get_engine(), expire_on_commit=False)
+
+
+_TRANSACTION = "symbioza.transaction"
+
+
+def transaction_info(session: Session) -> dict[str, Any]:
+    """A dict that lives as long as the session's current transaction: what a write remembers between its steps
+    (and must forget if the transaction ends, committed or not)."""
+    info: dict[str, Any] = session.info.setdefault(_TRANSACTION, {})
+    return info
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _transaction_ended(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_TRANSACTION, None)
 
 
 @contextmanager

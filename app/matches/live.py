@@ -23,10 +23,10 @@ import uuid
 from collections.abc import Collection, Iterable
 
 import numpy as np
-from sqlalchemy import event
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session
 
 from app.config import get_settings
+from app.db import transaction_info
 from app.matches import adapter, repository
 from app.matches.engine import get_engine
 from matching.engine import Index, Scope
@@ -143,37 +143,28 @@ class LiveIndex:
         self.index.add_profiles(adapter.stored_profile(row, concepts[row.id]) for row in rows)
 
 
-_PENDING = "symbioza.matches_changed"
-
-
 def _pending(session: Session) -> set[uuid.UUID]:
     """Listings whose stored matches the session's transaction changed and has not yet logged."""
-    pending: set[uuid.UUID] = session.info.setdefault(_PENDING, set())
+    pending: set[uuid.UUID] = transaction_info(session).setdefault("matches_changed", set())
     return pending
+
+
+def _logged(session: Session) -> set[uuid.UUID]:
+    logged: set[uuid.UUID] = transaction_info(session).setdefault("matches_logged", set())
+    return logged
 
 
 def changed_in_transaction(session: Session) -> set[uuid.UUID]:
     """Every listing whose matches the session's current transaction changed (logged or not)."""
-    done: set[uuid.UUID] = session.info.get(_LOGGED, set())
-    return done | _pending(session)
+    return _logged(session) | _pending(session)
 
 
 def log_match_changes(session: Session) -> None:
     """Logs the listings whose matches changed since the last call in this transaction."""
     pending = _pending(session)
     repository.log_match_changes(session, pending)
-    session.info.setdefault(_LOGGED, set()).update(pending)
+    _logged(session).update(pending)
     pending.clear()
-
-
-_LOGGED = "symbioza.matches_logged"
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _transaction_ended(session: Session, transaction: SessionTransaction) -> None:
-    if transaction.parent is None:
-        session.info.pop(_PENDING, None)
-        session.info.pop(_LOGGED, None)
 
 
 _live: dict[str, LiveIndex] = {}

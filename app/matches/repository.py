@@ -1,3 +1,4 @@
+import functools
 import json
 import typing
 import uuid
@@ -388,8 +389,7 @@ def stored_pairs(session: Session, listing_ids: Iterable[uuid.UUID], kind: str) 
     untouched) rows; listings without matches are left out."""
     table = MATCHES
     own, other = (table.c.offer_id, table.c.need_id) if kind == "offer" else (table.c.need_id, table.c.offer_id)
-    untouched = and_(table.c.status == "proposed", table.c.offer_state == "proposed", table.c.need_state == "proposed")
-    columns = (own, table.c.score, other, table.c.id, untouched)
+    columns = (own, table.c.score, other, table.c.id, _untouched())
     ids = list(listing_ids)
     found: dict[uuid.UUID, list[Any]] = {}
     for start in range(0, len(ids), CHUNK):
@@ -407,30 +407,43 @@ def kth_entries(
 ) -> dict[uuid.UUID, tuple[float, uuid.UUID, uuid.UUID, bool]]:
     """For those of these listings (all of one kind; None: every listing of the kind) with at least k stored
     matches besides the one with `leaving_out`, their k-th best as (score, counterpart, match id, untouched): what a
-    new pair must beat to enter their k best, and what it would push out. Ranked in SQL: no other match is loaded."""
-    table = MATCHES
-    own, other = (table.c.offer_id, table.c.need_id) if kind == "offer" else (table.c.need_id, table.c.offer_id)
-    untouched = and_(table.c.status == "proposed", table.c.offer_state == "proposed", table.c.need_state == "proposed")
-    place = func.row_number().over(partition_by=own, order_by=(table.c.score.desc(), other)).label("place")
-    ranked = select(own.label("listing_id"), table.c.score, other.label("other"), table.c.id, untouched, place)
-    if leaving_out is not None:
-        ranked = ranked.where(other != leaving_out)
-    chunks = [None] if listing_ids is None else [listing_ids[i : i + CHUNK] for i in range(0, len(listing_ids), CHUNK)]
+    new pair must beat to enter their k best, and what it would push out. Ranked in SQL from the rank-ordered
+    indexes (models.RANK_COVERS): no match row is read."""
+    dialect = session.get_bind().dialect.name
+    statement = _kth_statement(kind, "all" if listing_ids is None else dialect)
+    nobody = uuid.UUID(int=0)  # no listing has this id: nothing is left out
+    chunks = [[]] if listing_ids is None else [listing_ids[i : i + CHUNK] for i in range(0, len(listing_ids), CHUNK)]
     found: dict[uuid.UUID, tuple[float, uuid.UUID, uuid.UUID, bool]] = {}
     for chunk in chunks:
-        rows = (ranked if chunk is None else ranked.where(_among(session, own, chunk))).subquery()
-        for listing_id, score, counterpart, match_id, is_untouched, _ in session.execute(
-            select(rows).where(rows.c.place == k)
-        ):
-            found[listing_id] = (score, counterpart, match_id, bool(is_untouched))
+        values = {"k": k, "leaving_out": leaving_out or nobody, "ids": list(chunk)}
+        for listing_id, score, counterpart, match_id, untouched in session.execute(statement, values):
+            found[listing_id] = (score, counterpart, match_id, bool(untouched))
     return found
 
 
-def _among(session: Session, column: ColumnElement[Any], ids: Sequence[uuid.UUID]) -> ColumnElement[bool]:
-    """column IN ids; on PostgreSQL as one array parameter, which a long list of ids converts and plans faster."""
-    if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam("ids", list(ids), type_=postgresql.ARRAY(Uuid())))
-    return column.in_(ids)
+@functools.cache
+def _kth_statement(kind: str, among: str) -> Select[Any]:
+    """kth_entries' statement, built once: for the listings in :ids (`among` says how the dialect takes a list of
+    ids; "all" for every listing), the match in place :k without the one with :leaving_out."""
+    table = MATCHES
+    own, other = (table.c.offer_id, table.c.need_id) if kind == "offer" else (table.c.need_id, table.c.offer_id)
+    place = func.row_number().over(partition_by=own, order_by=(table.c.score.desc(), other)).label("place")
+    ranked = select(own.label("listing_id"), table.c.score, other.label("other"), table.c.id, _untouched(), place)
+    ranked = ranked.where(other != bindparam("leaving_out", type_=Uuid()))
+    if among == "postgresql":  # one array parameter: a long list of ids converts and plans faster
+        ranked = ranked.where(own == any_(bindparam("ids", type_=postgresql.ARRAY(Uuid()))))
+    elif among != "all":
+        ranked = ranked.where(own.in_(bindparam("ids", expanding=True)))
+    rows = ranked.subquery()
+    return select(rows.c.listing_id, rows.c.score, rows.c.other, rows.c.id, rows.c[4]).where(
+        rows.c.place == bindparam("k")
+    )
+
+
+def _untouched() -> ColumnElement[bool]:
+    """A match still proposed on both sides: the engine may remove it."""
+    table = MATCHES
+    return and_(table.c.status == "proposed", table.c.offer_state == "proposed", table.c.need_state == "proposed")
 
 
 def log_change(session: Session, listing_id: uuid.UUID | None) -> None:
@@ -442,8 +455,7 @@ def log_match_changes(session: Session, listing_ids: Iterable[uuid.UUID]) -> Non
     """Listings whose stored matches changed (their k-th best may differ)."""
     now = utcnow()
     rows = [{"listing_id": i, "matches_only": True, "changed_at": now} for i in sorted(listing_ids)]
-    if rows:
-        session.execute(insert(ListingChange), rows)
+    bulk_insert(session, typing.cast(Table, ListingChange.__table__), rows)
 
 
 def restart_change_log(session: Session) -> None:
@@ -527,7 +539,7 @@ def _prefixed(row: dict[str, Any]) -> dict[str, Any]:
 def delete_matches(session: Session, match_ids: Sequence[uuid.UUID], *, untouched_only: bool = False) -> None:
     """With `untouched_only`, a match a party has acted on stays (checked here, not from what the caller read)."""
     table = MATCHES
-    untouched = and_(table.c.status == "proposed", table.c.offer_state == "proposed", table.c.need_state == "proposed")
+    untouched = _untouched()
     for start in range(0, len(match_ids), CHUNK):
         condition = table.c.id.in_(match_ids[start : start + CHUNK])
         session.execute(delete(table).where(and_(condition, untouched) if untouched_only else condition))
@@ -538,8 +550,7 @@ def delete_untouched_matches_of_non_offers(session: Session) -> int:
     already acted on them; returns how many went."""
     table = MATCHES
     gone = select(Listing.id).where(~and_(eligible(), Listing.kind == "offer"))
-    untouched = and_(table.c.status == "proposed", table.c.offer_state == "proposed", table.c.need_state == "proposed")
-    result = session.execute(delete(table).where(table.c.offer_id.in_(gone), untouched))
+    result = session.execute(delete(table).where(table.c.offer_id.in_(gone), _untouched()))
     return int(getattr(result, "rowcount", 0) or 0)
 
 
@@ -552,6 +563,15 @@ def analyze(session: Session) -> None:
 
 
 def match_created_subscribers(session: Session) -> set[uuid.UUID]:
-    """Organizations with a webhook subscription to match.created: the only owners a new match is announced to."""
-    rows = session.execute(select(WebhookSubscription.organization_id, WebhookSubscription.events))
-    return {organization_id for organization_id, events in rows if "match.created" in (events or [])}
+    """Organizations with a webhook subscription to match.created: the only owners a new match is announced to.
+    Read once per transaction (a write may store matches for several listings)."""
+    if _SUBSCRIBERS not in session.info:
+        rows = session.execute(select(WebhookSubscription.organization_id, WebhookSubscription.events))
+        session.info[_SUBSCRIBERS] = {
+            organization_id for organization_id, events in rows if "match.created" in (events or [])
+        }
+    found: set[uuid.UUID] = session.info[_SUBSCRIBERS]
+    return found
+
+
+_SUBSCRIBERS = "symbioza.match_created_subscribers"
