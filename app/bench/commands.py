@@ -185,7 +185,7 @@ def _read_figures(
     paths = [f"/api/v1/listings/{listing_id}/matches" for listing_id in listings]
     title = f"({workers} workers, {concurrency} concurrent clients)"
     figures = service_bench.reads(
-        base, admin, paths, seconds=seconds, concurrency=concurrency, max_requests=max_requests
+        base, admin, paths, seconds=seconds, concurrency=concurrency, max_requests=max_requests, use_wrk=True
     )
     report.add(f"GET /listings/{{id}}/matches {title}", figures | {"listings_read": len(paths)})
     regional = [f"/api/v1/matches?region={region}&limit=50" for region in READ_REGIONS]

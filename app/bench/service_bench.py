@@ -25,6 +25,7 @@ from sqlalchemy import func, select, text
 
 from app import config, db
 from app.auth.service import create_key
+from app.bench import wrk
 from app.bench.engine_bench import percentiles
 from app.bench.generate import Dataset, generate
 from app.bench.machine import peak_rss_mb
@@ -330,9 +331,20 @@ def listings_with_matches(count: int, seed: int) -> list[uuid.UUID]:
 
 
 def reads(
-    base: str, key: str, paths: Sequence[str], *, seconds: float, concurrency: int, max_requests: int
+    base: str,
+    key: str,
+    paths: Sequence[str],
+    *,
+    seconds: float,
+    concurrency: int,
+    max_requests: int,
+    use_wrk: bool = False,
 ) -> dict[str, Any]:
-    """Runs the load generator (app/bench/loadgen.py) in a process of its own against the server."""
+    """Runs a load generator in a process of its own against the server: wrk when installed and asked for
+    (app/bench/wrk.py; it counts only requests answered within the run, so not for requests that take longer),
+    else app/bench/loadgen.py."""
+    if use_wrk and wrk.available():
+        return wrk.run(base, key, paths, seconds=seconds, concurrency=concurrency)
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, encoding="utf-8") as handle:
         handle.write("\n".join(paths))
         paths_file = handle.name
@@ -343,4 +355,4 @@ def reads(
     finally:
         Path(paths_file).unlink(missing_ok=True)
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+    return result | {"load_generator": "loadgen.py (httpx threads)"}

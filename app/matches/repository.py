@@ -117,9 +117,11 @@ def page_for_listing(
         query = query.where(Match.distance_km <= max_distance_km)
     if rule:
         query = query.where(Match.rule == rule)
-    total = count_matches(session, query)
-    rows = session.execute(query.order_by(Match.score.desc(), other).limit(limit).offset(offset)).all()
-    return [(match, other_listing) for match, other_listing in rows], total
+    # The total comes with the page (a window count) rather than from a second query over the same rows.
+    page = query.add_columns(func.count().over().label("total"))
+    rows = session.execute(page.order_by(Match.score.desc(), other).limit(limit).offset(offset)).all()
+    total = rows[0].total if rows else count_matches(session, query)
+    return [(match, other_listing) for match, other_listing, _ in rows], total
 
 
 def _can_see(principal: Principal, listing: Any, owner: Any) -> ColumnElement[bool] | None:

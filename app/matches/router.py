@@ -30,7 +30,7 @@ Rule = Annotated[
 Region = Annotated[str | None, Query(pattern=r"^[A-Z]{2}[0-9A-Z]{0,3}$", description="NUTS code prefix")]
 
 
-@router.get("/listings/{listing_id}/matches")
+@router.get("/listings/{listing_id}/matches", response_model=MatchList)
 def listing_matches(
     listing_id: uuid.UUID,
     session: SessionDep,
@@ -40,7 +40,7 @@ def listing_matches(
     min_score: Annotated[float, Query(ge=0, le=1)] = 0.0,
     max_distance_km: Annotated[float | None, Query(gt=0)] = None,
     rule: Rule = None,
-) -> MatchList:
+) -> Response:
     """Ranked candidates for one listing, best first, each with its reasons and estimated impact."""
     items, total = service.for_listing(
         session,
@@ -52,7 +52,9 @@ def listing_matches(
         limit=limit,
         offset=offset,
     )
-    return MatchList(items=items, total=total, limit=limit, offset=offset)
+    # Serialised here in one step: the page is already validated, and FastAPI would validate and encode it again.
+    page = MatchList(items=items, total=total, limit=limit, offset=offset)
+    return Response(page.model_dump_json(), media_type="application/json")
 
 
 @router.get(

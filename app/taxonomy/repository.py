@@ -1,3 +1,4 @@
+import functools
 from collections.abc import Sequence
 
 from sqlalchemy import func, or_, select
@@ -62,10 +63,21 @@ def search_nace(
 
 
 def labels(session: Session, codes: set[str]) -> dict[str, str]:
+    """The English labels of these EWC codes, remembered by each process once read: the catalogue changes only
+    when `symbioza migrate` loads a new edition (a changed label shows after a restart)."""
     if not codes:
         return {}
-    rows = session.execute(select(EwcCode.code, EwcCode.label_en).where(EwcCode.code.in_(codes)))
-    return {code: label for code, label in rows}
+    every = _every_label(session.get_bind().engine.url.render_as_string(hide_password=False))
+    if not codes <= every.keys():
+        rows = session.execute(select(EwcCode.code, EwcCode.label_en).where(EwcCode.code.in_(codes)))
+        every.update({code: label for code, label in rows})
+    return {code: every[code] for code in codes if code in every}
+
+
+@functools.cache
+def _every_label(url: str) -> dict[str, str]:
+    """The labels read so far from one database."""
+    return {}
 
 
 def get_many_ewc(session: Session, codes: list[str]) -> dict[str, EwcCode]:
