@@ -1,4 +1,5 @@
-"""Real uvicorn processes for the reliability tests, on ports 8700-8799 of 127.0.0.1."""
+"""Real uvicorn processes for the reliability tests, on ports 8700-8799 of 127.0.0.1 (a share for each xdist
+worker)."""
 
 import os
 import socket
@@ -10,8 +11,19 @@ from contextlib import contextmanager
 
 import httpx
 
-PORTS = range(8700, 8800)
 HOST = "127.0.0.1"
+
+
+def _ports() -> range:
+    """This worker's share of 8700-8799. uvicorn binds its port only after start-up, so two workers probing the
+    same range could both find a port free; the slower server would then fail to bind and the faster one answer its
+    health checks."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    share = int(worker[2:]) % 4 if worker[2:].isdigit() else 0
+    return range(8700 + 25 * share, 8725 + 25 * share)
+
+
+PORTS = _ports()
 
 
 def free_port(taken: frozenset[int] = frozenset()) -> int:
