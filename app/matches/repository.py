@@ -538,13 +538,10 @@ def _prefixed(row: dict[str, Any]) -> dict[str, Any]:
     return {f"new_{f}": row[f] for f in ENGINE_FIELDS}
 
 
-def delete_matches(session: Session, match_ids: Sequence[uuid.UUID], *, untouched_only: bool = False) -> None:
-    """With `untouched_only`, a match a party has acted on stays (checked here, not from what the caller read)."""
+def delete_matches(session: Session, match_ids: Sequence[uuid.UUID]) -> None:
     table = MATCHES
-    untouched = _untouched()
     for start in range(0, len(match_ids), CHUNK):
-        condition = table.c.id.in_(match_ids[start : start + CHUNK])
-        session.execute(delete(table).where(and_(condition, untouched) if untouched_only else condition))
+        session.execute(delete(table).where(table.c.id.in_(match_ids[start : start + CHUNK])))
 
 
 def delete_untouched_matches_of_non_offers(session: Session) -> int:

@@ -32,25 +32,6 @@ def rank_key(score: float, other: uuid.UUID | str) -> tuple[float, str]:
     return (-score, str(other))
 
 
-class Ranked:
-    """One listing's stored matches, best first."""
-
-    def __init__(self, entries: Iterable[Entry]) -> None:
-        self.entries = sorted(entries, key=lambda e: rank_key(e.score, e.other))
-
-    def __len__(self) -> int:
-        return len(self.entries)
-
-    def holds_in_top(self, other: uuid.UUID, k: int) -> bool:
-        return any(e.other == other for e in self.entries[:k])
-
-    def kth(self, k: int) -> Entry | None:
-        return self.entries[k - 1] if len(self.entries) >= k else None
-
-
-EMPTY = Ranked(())
-
-
 class Selection(NamedTuple):
     kept: list[Candidate]  # the listing's candidates to store
     displaced: list[tuple[uuid.UUID, Entry]]  # (counterpart, its match pushed out of the counterpart's K best)

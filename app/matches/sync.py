@@ -137,12 +137,13 @@ def _holders(session: Session, listing_id: uuid.UUID) -> dict[uuid.UUID, float]:
     k = get_settings().matches_per_listing
     found: dict[uuid.UUID, float] = {}
     for kind, other_kind in (("offer", "need"), ("need", "offer")):
-        before = _ranked(session, [listing_id], kind).get(listing_id, shortlist.EMPTY)
-        lists = _ranked(session, [e.other for e in before.entries], other_kind)
+        stored = repository.stored_pairs(session, [listing_id], kind).get(listing_id, [])
+        entries = [shortlist.Entry(*row) for row in stored]
+        kths = repository.kth_entries(session, sorted(e.other for e in entries), other_kind, k)
         found |= {
             e.other: e.score
-            for e in before.entries
-            if len(lists.get(e.other, shortlist.EMPTY)) >= k and lists[e.other].holds_in_top(listing_id, k)
+            for e in entries
+            if (kth := kths.get(e.other)) is not None and shortlist.holds(e.score, listing_id, shortlist.Entry(*kth))
         }
     return found
 
@@ -169,25 +170,13 @@ def _drop_displaced(
         for holder, entry in candidates
         if not shortlist.holds(entry.score, holder, kths.get(entry.other))
     ]
-    # The entries may come from memory: whether a party acted on a match is checked again as it is deleted.
-    repository.delete_matches(session, [entry.match_id for _, entry in gone], untouched_only=True)
+    repository.delete_matches(session, [entry.match_id for _, entry in gone])
     live.matches_changed(session, {x for holder, entry in gone for x in (holder, entry.other)})
 
 
 def _other(candidate: Candidate, listing_id: str) -> uuid.UUID:
     """The candidate's counterpart of this listing."""
     return uuid.UUID(candidate.need_id if candidate.offer_id == listing_id else candidate.offer_id)
-
-
-def _ranked(
-    session: Session, listing_ids: Iterable[uuid.UUID], kind: str, leaving_out: uuid.UUID | None = None
-) -> dict[uuid.UUID, shortlist.Ranked]:
-    """Stored matches of listings of one kind, ranked, without those with `leaving_out`."""
-    found = repository.stored_pairs(session, listing_ids, kind)
-    return {
-        listing_id: shortlist.Ranked(shortlist.Entry(*row) for row in rows if row[1] != leaving_out)
-        for listing_id, rows in found.items()
-    }
 
 
 def refresh_organization(session: Session, listings_of_owner: Iterable[Listing]) -> None:

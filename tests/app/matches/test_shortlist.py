@@ -26,19 +26,20 @@ def _candidate(other: uuid.UUID, score: float) -> Candidate:
     return Candidate(str(X), str(other), score, "same_code", (), (), None, impact)
 
 
-def _ranked(*scores: float) -> shortlist.Ranked:
-    return shortlist.Ranked(
+def _stored(*scores: float) -> list[shortlist.Entry]:
+    """A listing's stored matches, best first, with counterparts ...01, ...02 and so on."""
+    return [
         shortlist.Entry(score, uuid.UUID(int=i + 1), uuid.UUID(int=1000 + i), True) for i, score in enumerate(scores)
-    )
+    ]
 
 
 def test_a_candidate_is_kept_when_it_is_among_the_listings_best_or_the_counterparts() -> None:
     a, b, c = uuid.UUID(int=201), uuid.UUID(int=202), uuid.UUID(int=203)
-    others = {a: _ranked(0.9, 0.8), b: _ranked(0.9, 0.6), c: _ranked(0.9, 0.8)}
+    others = {a: _stored(0.9, 0.8), b: _stored(0.9, 0.6), c: _stored(0.9, 0.8)}
     ranked_for_x = [_candidate(a, 0.7), _candidate(b, 0.65), _candidate(c, 0.5)]
 
     def kths(k: int) -> dict[uuid.UUID, shortlist.Entry]:
-        return {other: kth for other, ranked in others.items() if (kth := ranked.kth(k)) is not None}
+        return {other: stored[k - 1] for other, stored in others.items() if len(stored) >= k}
 
     selection = shortlist.select(X, ranked_for_x, kths(1), k=1)
     # With k=1 only a, X's best, is kept: b and c already hold a better match each.
@@ -52,7 +53,7 @@ def test_a_candidate_is_kept_when_it_is_among_the_listings_best_or_the_counterpa
 
 
 def test_equal_scores_rank_by_the_counterparts_id() -> None:
-    kth = _ranked(0.5).kth(1)  # held with listing id ...01
+    kth = _stored(0.5)[0]  # held with listing id ...01
     assert shortlist.enters(0.5, uuid.UUID(int=0), kth)
     assert not shortlist.enters(0.5, uuid.UUID(int=2), kth)
     assert shortlist.enters(0.1, uuid.UUID(int=2), None)  # fewer than k held: any pair enters
