@@ -123,8 +123,8 @@ class Engine:
     def shortlist(self, scope: "Scope", k: int, floors: np.ndarray) -> list[Candidate]:
         """The k best candidates of the scope's listing, and every other candidate that may be worth storing for
         its counterpart: one whose score may reach the counterpart's floor (aligned with the scope: the score that
-        enters the counterpart's own best; 0 when any does). Ranked; pairs that can reach neither floor are not
-        compared."""
+        enters the counterpart's own best; 0 when any does, NaN when not known). Ranked; pairs that can reach
+        neither floor are not compared."""
         profile = scope.profile
         found: list[Candidate] = []
         best_k: list[float] = []  # a min-heap of the k best scores so far: its least is the listing's own floor
@@ -143,7 +143,7 @@ class Engine:
                 break
             compare(done)
             done += 1
-        for i in np.flatnonzero(scope.bounds[done:] >= floors[done:] - BOUND_SLACK).tolist():
+        for i in np.flatnonzero(~(scope.bounds[done:] < floors[done:] - BOUND_SLACK)).tolist():  # NaN: compared
             compare(done + i)
         return ranking.rank(found, of=profile.listing.id)
 

@@ -1,5 +1,6 @@
 """The engine end to end: cross-language matching, candidate contents, deterministic ranking, the live index."""
 
+import math
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -165,12 +166,13 @@ def test_a_shortlist_holds_the_k_best_and_every_candidate_that_reaches_its_count
     for listing in case.listings:
         full = case_index.candidates(listing.id)
         scope = case_index.scope(case_index.profiles[listing.id])
-        # Some counterparts take any pair, some only pairs above a random floor, some none.
-        floor_of = {other: rng.choice([0.0, rng.uniform(0.3, 0.9), 2.0]) for other in scope.ids()}
+        # Some counterparts take any pair, some only pairs above a random floor, some none; some floors unknown.
+        floor_of = {other: rng.choice([0.0, rng.uniform(0.3, 0.9), 2.0, math.nan]) for other in scope.ids()}
         short = matcher.shortlist(scope, k, np.array([floor_of[other] for other in scope.ids()]))
         assert short[:k] == full[:k]
         assert all(candidate in full for candidate in short)
-        wanted = [c for c, other in zip(full, _partners(full, listing.id), strict=True) if c.score >= floor_of[other]]
+        partners = _partners(full, listing.id)
+        wanted = [c for c, other in zip(full, partners, strict=True) if not c.score < floor_of[other]]
         assert all(candidate in short for candidate in wanted)
         checked += len(wanted)
     assert checked > 100
