@@ -409,8 +409,8 @@ def kth_entries(
 ) -> dict[uuid.UUID, tuple[float, uuid.UUID, uuid.UUID, bool]]:
     """For those of these listings (all of one kind; None: every listing of the kind) with at least k stored
     matches besides the one with `leaving_out`, their k-th best as (score, counterpart, match id, untouched): what a
-    new pair must beat to enter their k best, and what it would push out. Ranked in SQL from the rank-ordered
-    indexes (models.RANK_COVERS): no match row is read."""
+    new pair must beat to enter their k best, and what it would push out. Ranked in SQL; on PostgreSQL from the
+    rank-ordered covering indexes alone (models.RANK_COVERS), without reading the wide match rows."""
     dialect = session.get_bind().dialect.name
     statement = _kth_statement(kind, "all" if listing_ids is None else dialect)
     nobody = uuid.UUID(int=0)  # no listing has this id: nothing is left out
@@ -430,14 +430,15 @@ def _kth_statement(kind: str, among: str) -> Select[Any]:
     table = MATCHES
     own, other = (table.c.offer_id, table.c.need_id) if kind == "offer" else (table.c.need_id, table.c.offer_id)
     place = func.row_number().over(partition_by=own, order_by=(table.c.score.desc(), other)).label("place")
-    ranked = select(own.label("listing_id"), table.c.score, other.label("other"), table.c.id, _untouched(), place)
+    untouched = _untouched().label("untouched")
+    ranked = select(own.label("listing_id"), table.c.score, other.label("other"), table.c.id, untouched, place)
     ranked = ranked.where(other != bindparam("leaving_out", type_=Uuid()))
     if among == "postgresql":  # one array parameter: a long list of ids converts and plans faster
         ranked = ranked.where(own == any_(bindparam("ids", type_=postgresql.ARRAY(Uuid()))))
     elif among != "all":
         ranked = ranked.where(own.in_(bindparam("ids", expanding=True)))
     rows = ranked.subquery()
-    return select(rows.c.listing_id, rows.c.score, rows.c.other, rows.c.id, rows.c[4]).where(
+    return select(rows.c.listing_id, rows.c.score, rows.c.other, rows.c.id, rows.c.untouched).where(
         rows.c.place == bindparam("k")
     )
 
