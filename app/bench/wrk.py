@@ -7,6 +7,7 @@ the same JSON object as app/bench/loadgen.py (non-2xx answers count as errors; w
 
 import json
 import math
+import os
 import shutil
 import subprocess
 import tempfile
@@ -41,18 +42,21 @@ def available() -> bool:
 
 
 def run(base: str, key: str, paths: Sequence[str], *, seconds: float, concurrency: int) -> dict[str, Any]:
+    program = shutil.which("wrk")
+    if program is None:
+        raise RuntimeError("wrk is not installed (apt-get install wrk)")
     with tempfile.TemporaryDirectory() as folder:
         script, listed = Path(folder) / "reads.lua", Path(folder) / "paths.txt"
         script.write_text(SCRIPT, encoding="utf-8")
         listed.write_text("\n".join(paths) + "\n", encoding="utf-8")
-        # wrk takes whole seconds only.
-        command = ["wrk", "-t", "1", "-c", str(concurrency), "-d", f"{max(1, math.ceil(seconds))}s", "--timeout", "60s"]
+        duration = f"{max(1, math.ceil(seconds))}s"  # wrk takes whole seconds only
+        options = ["-t", "1", "-c", str(concurrency), "-d", duration, "--timeout", "60s", "-s", str(script)]
         done = subprocess.run(
-            [*command, "-s", str(script), base],
+            [program, *options, base],
             capture_output=True,
             text=True,
             check=True,
-            env={"SYMBIOZA_PATHS": str(listed), "SYMBIOZA_KEY": key, "PATH": "/usr/bin:/bin"},
+            env=os.environ | {"SYMBIOZA_PATHS": str(listed), "SYMBIOZA_KEY": key},
         )
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result | {"concurrency": concurrency, "load_generator": "wrk"}
