@@ -6,7 +6,7 @@ from dataclasses import fields
 from typing import Any, NamedTuple
 
 from app.listings.models import Listing
-from app.matches.models import ListingConcept, Match
+from app.matches.models import Match
 from matching.records import Candidate, Comparison, Evidence, Impact, Profile
 from matching.records import Listing as ListingRecord
 
@@ -54,12 +54,6 @@ def record_of(listing: Any, owner: Owner) -> ListingRecord:
     )
 
 
-def profile(listing: Listing, concepts: Iterable[ListingConcept]) -> Profile:
-    """The profile stored at the listing's last write: blocking and scoring need no new enrichment."""
-    evidence = {c.concept: Evidence(c.weight, c.source) for c in concepts}
-    return Profile(record(listing), evidence, listing.suggested_ewc, listing.suggested_ewc_confidence)
-
-
 def stored_profile(row: Any, concepts: Iterable[tuple[str, float, str]]) -> Profile:
     """The same from a Core row of listing and owner columns (see repository.listing_rows) and concept tuples."""
     owner = Owner(row.owner_lat, row.owner_lon, row.owner_nace, row.owner_region)
@@ -72,14 +66,6 @@ def concept_values(profile: Profile) -> list[dict[str, Any]]:
     listing_id, kind = uuid.UUID(profile.listing.id), profile.listing.kind
     return [
         {"listing_id": listing_id, "concept": c, "kind": kind, "weight": e.weight, "source": e.source}
-        for c, e in profile.concepts.items()
-    ]
-
-
-def concept_rows(profile: Profile) -> list[ListingConcept]:
-    listing_id = uuid.UUID(profile.listing.id)
-    return [
-        ListingConcept(listing_id=listing_id, concept=c, kind=profile.listing.kind, weight=e.weight, source=e.source)
         for c, e in profile.concepts.items()
     ]
 

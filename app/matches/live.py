@@ -113,15 +113,9 @@ class LiveIndex:
         assert self.index is not None, "sync() first"
         return self.index.profiles.get(str(listing_id))
 
-    def forget_missing(self, listing_ids: Iterable[uuid.UUID]) -> None:
-        """Listings the index holds that the database says no longer take part (changed behind the service's
-        back, e.g. deleted by hand): taken out, and read again at the next sync."""
-        for listing_id in listing_ids:
-            self.remove(listing_id)
-
     def _load(self, session: Session) -> None:
         rows = repository.eligible_listing_rows(session)
-        concepts = repository.every_stored_concept(session)
+        concepts = repository.stored_concepts(session, None)
         self.index = Index(get_engine()).add_profiles(
             adapter.stored_profile(row, concepts.get(row.id, ())) for row in rows
         )

@@ -53,35 +53,14 @@ def lock_matches(session: Session) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MATCH_LOCK_KEY})
 
 
-def replace_concepts(session: Session, listing_id: uuid.UUID, rows: Iterable[ListingConcept]) -> None:
-    session.execute(delete(ListingConcept).where(ListingConcept.listing_id == listing_id))
-    session.add_all(rows)
-    session.flush()
-
-
-def concepts_of(session: Session, listing_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[ListingConcept]]:
-    found: dict[uuid.UUID, list[ListingConcept]] = {i: [] for i in listing_ids}
-    for row in session.scalars(select(ListingConcept).where(ListingConcept.listing_id.in_(listing_ids))):
-        found[row.listing_id].append(row)
-    return found
-
-
 def eligible() -> ColumnElement[bool]:
     """Listings that take part in matching: active and not private."""
     return and_(Listing.status == "active", Listing.visibility != "private")
 
 
-def all_listings(session: Session) -> Sequence[Listing]:
-    return session.scalars(select(Listing).order_by(Listing.id)).all()
-
-
 def matches_of(session: Session, listing_id: uuid.UUID) -> dict[tuple[uuid.UUID, uuid.UUID], Match]:
     query = select(Match).where(or_(Match.offer_id == listing_id, Match.need_id == listing_id))
     return {(m.offer_id, m.need_id): m for m in session.scalars(query)}
-
-
-def all_matches(session: Session) -> dict[tuple[uuid.UUID, uuid.UUID], Match]:
-    return {(m.offer_id, m.need_id): m for m in session.scalars(select(Match))}
 
 
 def delete_matches_of(session: Session, listing_id: uuid.UUID) -> None:
@@ -302,26 +281,22 @@ def all_listing_rows(session: Session) -> Sequence[Any]:
 
 
 def stored_concepts(
-    session: Session, listing_ids: Sequence[uuid.UUID]
+    session: Session, listing_ids: Sequence[uuid.UUID] | None
 ) -> dict[uuid.UUID, list[tuple[str, float, str]]]:
-    """Each listing's stored concepts as (concept, weight, source)."""
-    found: dict[uuid.UUID, list[tuple[str, float, str]]] = {i: [] for i in listing_ids}
+    """Each listing's stored concepts as (concept, weight, source); None: every listing's, in one query."""
+    found: dict[uuid.UUID, list[tuple[str, float, str]]] = {i: [] for i in listing_ids or ()}
     columns = (ListingConcept.listing_id, ListingConcept.concept, ListingConcept.weight, ListingConcept.source)
-    for start in range(0, len(listing_ids), CHUNK):
-        chunk = listing_ids[start : start + CHUNK]
-        for listing_id, concept, weight, source in session.execute(
-            select(*columns).where(ListingConcept.listing_id.in_(chunk))
-        ):
-            found[listing_id].append((concept, weight, source))
-    return found
-
-
-def every_stored_concept(session: Session) -> dict[uuid.UUID, list[tuple[str, float, str]]]:
-    """stored_concepts of every listing, in one query."""
-    found: dict[uuid.UUID, list[tuple[str, float, str]]] = {}
-    columns = (ListingConcept.listing_id, ListingConcept.concept, ListingConcept.weight, ListingConcept.source)
-    for listing_id, concept, weight, source in session.execute(select(*columns)):
-        found.setdefault(listing_id, []).append((concept, weight, source))
+    queries = (
+        [select(*columns)]
+        if listing_ids is None
+        else [
+            select(*columns).where(ListingConcept.listing_id.in_(listing_ids[start : start + CHUNK]))
+            for start in range(0, len(listing_ids), CHUNK)
+        ]
+    )
+    for query in queries:
+        for listing_id, concept, weight, source in session.execute(query):
+            found.setdefault(listing_id, []).append((concept, weight, source))
     return found
 
 

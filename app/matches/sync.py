@@ -84,7 +84,7 @@ def forget(session: Session, listing: Listing) -> None:
 
 def _delete_matches_of(session: Session, live: LiveIndex, listing_id: uuid.UUID) -> None:
     existing = repository.matches_of(session, listing_id)
-    live.matches_changed(session, {listing_id, *(other for pair in existing for other in pair)})
+    live.matches_changed(session, {listing_id, *_parties(existing)})
     repository.delete_matches_of(session, listing_id)
 
 
@@ -94,7 +94,7 @@ def _match(session: Session, live: LiveIndex, profile: Profile) -> list[Candidat
     k = get_settings().matches_per_listing
     listing_id = uuid.UUID(profile.listing.id)
     existing = repository.matches_of(session, listing_id)
-    matched_with = {other for pair in existing for other in pair} - {listing_id}
+    matched_with = _parties(existing) - {listing_id}
     candidates, kths = _candidates(session, live, profile, k, matched_with)
     selection = shortlist.select(listing_id, candidates, kths, k)
     counterparts = [_other(c, profile.listing.id) for c in selection.kept]
@@ -109,9 +109,9 @@ def _match(session: Session, live: LiveIndex, profile: Profile) -> list[Candidat
 def _candidates(
     session: Session, live: LiveIndex, profile: Profile, k: int, matched_with: set[uuid.UUID]
 ) -> tuple[list[Candidate], dict[uuid.UUID, shortlist.Entry]]:
-    """The listing's candidates worth storing (Engine.shortlist), and the k-th best stored match of each listing
-    within reach (without this one), which decides that. Counterparts the database no longer holds as taking part
-    (changed behind the service's back) are taken out of the index and the search runs again."""
+    """The listing's candidates worth storing (Engine.shortlist), and the k-th best stored match of each candidate's
+    counterpart (without this listing), which decides that. Counterparts the database no longer holds as taking
+    part (changed behind the service's back) are taken out of the index and the search runs again."""
     listing_id = uuid.UUID(profile.listing.id)
     other_kind = "need" if profile.listing.kind == "offer" else "offer"
     while True:
@@ -121,9 +121,9 @@ def _candidates(
         counterparts = sorted({_other(c, profile.listing.id) for c in candidates})
         gone = set(counterparts) - repository.eligible_ids(session, counterparts)
         if not gone:
-            rows = repository.kth_entries(session, counterparts, other_kind, k, listing_id)
-            return candidates, {other: shortlist.Entry(*row) for other, row in rows.items()}
-        live.forget_missing(gone)
+            return candidates, _kths(session, counterparts, other_kind, k, leaving_out=listing_id)
+        for missing in gone:
+            live.remove(missing)
 
 
 def _profiles(live: LiveIndex, listing_ids: Iterable[uuid.UUID]) -> list[Profile]:
@@ -137,13 +137,14 @@ def _holders(session: Session, listing_id: uuid.UUID) -> dict[uuid.UUID, float]:
     k = get_settings().matches_per_listing
     found: dict[uuid.UUID, float] = {}
     for kind, other_kind in (("offer", "need"), ("need", "offer")):
-        stored = repository.stored_pairs(session, [listing_id], kind).get(listing_id, [])
-        entries = [shortlist.Entry(*row) for row in stored]
-        kths = repository.kth_entries(session, sorted(e.other for e in entries), other_kind, k)
+        entries = [
+            shortlist.Entry(*row) for row in repository.stored_pairs(session, [listing_id], kind).get(listing_id, [])
+        ]
+        kths = _kths(session, sorted(e.other for e in entries), other_kind, k)
         found |= {
             e.other: e.score
             for e in entries
-            if (kth := kths.get(e.other)) is not None and shortlist.holds(e.score, listing_id, shortlist.Entry(*kth))
+            if (kth := kths.get(e.other)) is not None and shortlist.holds(e.score, listing_id, kth)
         }
     return found
 
@@ -163,8 +164,7 @@ def _drop_displaced(
     candidates = [(holder, entry) for holder, entry in displaced if entry.untouched]
     if not candidates:
         return
-    rows = repository.kth_entries(session, sorted({entry.other for _, entry in candidates}), kind, k)
-    kths = {other: shortlist.Entry(*row) for other, row in rows.items()}
+    kths = _kths(session, sorted({entry.other for _, entry in candidates}), kind, k)
     gone = [
         (holder, entry)
         for holder, entry in candidates
@@ -172,6 +172,19 @@ def _drop_displaced(
     ]
     repository.delete_matches(session, [entry.match_id for _, entry in gone])
     live.matches_changed(session, {x for holder, entry in gone for x in (holder, entry.other)})
+
+
+def _kths(
+    session: Session, listing_ids: Sequence[uuid.UUID], kind: str, k: int, leaving_out: uuid.UUID | None = None
+) -> dict[uuid.UUID, shortlist.Entry]:
+    """repository.kth_entries as shortlist entries."""
+    rows = repository.kth_entries(session, listing_ids, kind, k, leaving_out)
+    return {listing_id: shortlist.Entry(*row) for listing_id, row in rows.items()}
+
+
+def _parties(matches: Iterable[Key]) -> set[uuid.UUID]:
+    """Every listing in these (offer, need) pairs."""
+    return {listing_id for pair in matches for listing_id in pair}
 
 
 def _other(candidate: Candidate, listing_id: str) -> uuid.UUID:

@@ -30,7 +30,7 @@ def _synced(session: Session, live: LiveIndex) -> dict[str, tuple[str, float, tu
 def _in_database(session: Session) -> dict[str, tuple[str, float, tuple[str, ...]]]:
     """The same, read from the database: the listings taking part and their stored concepts."""
     rows = repository.eligible_listing_rows(session)
-    concepts = repository.every_stored_concept(session)
+    concepts = repository.stored_concepts(session, None)
     session.rollback()
     return {
         str(row.id): (row.kind, row.quantity or 0.0, tuple(sorted(c for c, _, _ in concepts.get(row.id, ()))))
