@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -167,32 +168,65 @@ def _incremental(args: argparse.Namespace) -> int:
     return 0
 
 
+@dataclass(frozen=True)
+class Load:
+    """How the read benchmarks drive the server."""
+
+    workers: int
+    seconds: float
+    concurrency: int
+    max_requests: int
+    seed: int
+
+    def title(self, label: str = "") -> str:
+        return f"({self.workers} workers, {self.concurrency} concurrent clients{', ' + label if label else ''})"
+
+
 def _reads(args: argparse.Namespace) -> int:
+    """Listing reads three times: every page built (page cache off), then on a fresh server whose caches start
+    empty (first pass) and once more (second pass: the pages each worker kept); then the region list."""
     _use(args)
     report = Report(args.json)
     report.header(service_bench.server_version())
     service_bench.vacuum()
+    admin, agency = service_bench.bench_keys(READ_REGIONS)
+    load = Load(args.workers, args.seconds, args.concurrency, args.max_requests, args.seed)
+    with service_bench.server(args.workers, {"SYMBIOZA_PAGE_CACHE_MB": "0"}) as base:
+        _listing_reads(report, base, admin, load, "page cache off")
     with service_bench.server(args.workers) as base:
-        _read_figures(report, base, args.workers, args.seconds, args.concurrency, args.max_requests, args.seed)
+        _listing_reads(report, base, admin, load, "page cache on, first pass")
+        _listing_reads(report, base, admin, load, "page cache on, second pass")
+        _regional_reads(report, base, agency, load)
     return 0
 
 
-def _read_figures(
-    report: Report, base: str, workers: int, seconds: float, concurrency: int, max_requests: int, seed: int
-) -> None:
+def _read_figures(report: Report, base: str, load: Load) -> None:
     admin, agency = service_bench.bench_keys(READ_REGIONS)
-    listings = service_bench.listings_with_matches(1000, seed)
+    _listing_reads(report, base, admin, load)
+    _regional_reads(report, base, agency, load)
+
+
+def _listing_reads(report: Report, base: str, key: str, load: Load, label: str = "") -> None:
+    listings = service_bench.listings_with_matches(1000, load.seed)
     paths = [f"/api/v1/listings/{listing_id}/matches" for listing_id in listings]
-    title = f"({workers} workers, {concurrency} concurrent clients)"
     figures = service_bench.reads(
-        base, admin, paths, seconds=seconds, concurrency=concurrency, max_requests=max_requests, use_wrk=True
+        base,
+        key,
+        paths,
+        seconds=load.seconds,
+        concurrency=load.concurrency,
+        max_requests=load.max_requests,
+        use_wrk=True,
     )
-    report.add(f"GET /listings/{{id}}/matches {title}", figures | {"listings_read": len(paths)})
-    regional = [f"/api/v1/matches?region={region}&limit=50" for region in READ_REGIONS]
+    report.add(f"GET /listings/{{id}}/matches {load.title(label)}", figures | {"listings_read": len(paths)})
+
+
+def _regional_reads(report: Report, base: str, agency: str, load: Load) -> None:
+    paths = [f"/api/v1/matches?region={region}&limit=50" for region in READ_REGIONS]
     figures = service_bench.reads(
-        base, agency, regional, seconds=seconds, concurrency=concurrency, max_requests=max_requests
+        base, agency, paths, seconds=load.seconds, concurrency=load.concurrency, max_requests=load.max_requests
     )
-    report.add(f"GET /matches?region=... (agency key) {title}", figures)
+    report.add(f"GET /matches?region=... (agency key) {load.title()}", figures)
 
 
 def _quick(args: argparse.Namespace) -> int:
@@ -253,7 +287,7 @@ def quick(
     with service_bench.server(workers) as base:
         figures = service_bench.incremental(base, admin, bodies)
         report.add(f"create over HTTP until matches are stored ({workers} workers)", figures)
-        _read_figures(report, base, workers, seconds, concurrency, 1_000_000, seed)
+        _read_figures(report, base, Load(workers, seconds, concurrency, 1_000_000, seed))
     return report
 
 

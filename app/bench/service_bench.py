@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -199,11 +199,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(workers: int) -> Iterator[str]:
-    """`symbioza serve --workers N` on a free loopback port, as the README tells production to run it; yields its
-    base URL and stops it afterwards."""
+def server(workers: int, settings: Mapping[str, str] | None = None) -> Iterator[str]:
+    """`symbioza serve --workers N` on a free loopback port, as the README tells production to run it (with these
+    SYMBIOZA_ settings besides); yields its base URL and stops it afterwards."""
     port = free_port()
-    env = os.environ | {"SYMBIOZA_RATE_LIMIT_PER_MINUTE": "0"}
+    env = os.environ | {"SYMBIOZA_RATE_LIMIT_PER_MINUTE": "0"} | dict(settings or {})
     command = [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
     # The server's own log (one access line per request) goes to a file, not between the figures.
     log = Path(tempfile.gettempdir()) / f"symbioza-bench-server-{port}.log"

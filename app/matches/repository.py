@@ -96,11 +96,11 @@ def page_for_listing(
         query = query.where(Match.distance_km <= max_distance_km)
     if rule:
         query = query.where(Match.rule == rule)
-    # The total comes with the page (a window count) rather than from a second query over the same rows.
-    page = query.add_columns(func.count().over().label("total"))
-    rows = session.execute(page.order_by(Match.score.desc(), other).limit(limit).offset(offset)).all()
-    total = rows[0].total if rows else count_matches(session, query)
-    return [(match, other_listing) for match, other_listing, _ in rows], total
+    rows = session.execute(query.order_by(Match.score.desc(), other).limit(limit).offset(offset)).all()
+    # A page that ends before its limit says the total itself. Most listings' matches fill a page, so the count
+    # is a query of its own: a window count in the page query costs more (it reads every match's wide row).
+    total = offset + len(rows) if len(rows) < limit and (rows or not offset) else _count(session, query)
+    return [(match, other_listing) for match, other_listing in rows], total
 
 
 def _can_see(principal: Principal, listing: Any, owner: Any) -> ColumnElement[bool] | None:
@@ -231,6 +231,18 @@ def match_query(principal: Principal, f: MatchFilter) -> Select[Any]:
     if f.created_since:
         query = query.where(Match.created_at >= f.created_since)
     return query
+
+
+def matched_with(session: Session, listing_id: uuid.UUID) -> set[uuid.UUID]:
+    """Every listing one listing has a stored match with (read from the rank indexes alone)."""
+    as_offer = select(Match.need_id).where(Match.offer_id == listing_id)
+    as_need = select(Match.offer_id).where(Match.need_id == listing_id)
+    return set(session.scalars(as_offer.union_all(as_need)))
+
+
+def _count(session: Session, query: Select[Any]) -> int:
+    """The rows of a query with explicit joins, counted without a subquery around it."""
+    return session.scalar(query.with_only_columns(func.count())) or 0
 
 
 def count_matches(session: Session, query: Select[Any]) -> int:

@@ -42,19 +42,9 @@ def listing_matches(
     rule: Rule = None,
 ) -> Response:
     """Ranked candidates for one listing, best first, each with its reasons and estimated impact."""
-    items, total = service.for_listing(
-        session,
-        principal,
-        listing_id,
-        min_score=min_score,
-        max_distance_km=max_distance_km,
-        rule=rule,
-        limit=limit,
-        offset=offset,
-    )
-    # Serialised here in one step: the page is already validated, and FastAPI would validate and encode it again.
-    page = MatchList(items=items, total=total, limit=limit, offset=offset)
-    return Response(page.model_dump_json(), media_type="application/json")
+    asked = service.ListingPage(listing_id, min_score, max_distance_km, rule, limit, offset)
+    # Sent as the service serialised it: the page is validated, and FastAPI would validate and encode it again.
+    return Response(service.listing_page(session, principal, asked), media_type="application/json")
 
 
 @router.get(

@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -13,8 +14,9 @@ from app.listings import service as listings
 from app.listings.models import Listing
 from app.matches import repository, workflow
 from app.matches.models import Match, MatchEvent
+from app.matches.page_cache import page_cache
 from app.matches.repository import MatchFilter
-from app.matches.schemas import ContactRead, Contacts, MatchDetail, MatchRead, WorkflowUpdate
+from app.matches.schemas import ContactRead, Contacts, MatchDetail, MatchList, MatchRead, WorkflowUpdate
 from app.organizations.models import Organization
 from app.versioning import check_if_match
 from app.webhooks import service as webhooks
@@ -91,6 +93,40 @@ def for_listing(
     ], total
 
 
+@dataclass(frozen=True)
+class ListingPage:
+    """What GET /listings/{id}/matches asks for."""
+
+    listing_id: uuid.UUID
+    min_score: float
+    max_distance_km: float | None
+    rule: str | None
+    limit: int
+    offset: int
+
+
+def listing_page(session: Session, principal: Principal, asked: ListingPage) -> bytes:
+    """The page as sent (JSON of a MatchList), from this process's page cache when nothing it shows has changed.
+    Callers with the same role, organization and regions see the same page."""
+
+    def build() -> tuple[bytes, frozenset[uuid.UUID]]:
+        items, total = for_listing(
+            session,
+            principal,
+            asked.listing_id,
+            min_score=asked.min_score,
+            max_distance_km=asked.max_distance_km,
+            rule=asked.rule,
+            limit=asked.limit,
+            offset=asked.offset,
+        )
+        body = MatchList(items=items, total=total, limit=asked.limit, offset=asked.offset).model_dump_json()
+        return body.encode(), frozenset({asked.listing_id, *repository.matched_with(session, asked.listing_id)})
+
+    view = (principal.role, principal.organization_id, principal.regions)
+    return page_cache(session).page(session, (asked, view), build)
+
+
 def page(
     session: Session, principal: Principal, f: MatchFilter, *, sort: str, limit: int, offset: int
 ) -> tuple[list[MatchDetail], int]:
@@ -120,6 +156,8 @@ def rows_for_export(principal: Principal, f: MatchFilter, sort: str) -> Iterator
 def update(
     session: Session, principal: Principal, match_id: uuid.UUID, body: WorkflowUpdate, if_match: int | None
 ) -> Row:
+    # Taken before the match row is: writers hold it while they update match rows (the other order deadlocks).
+    repository.lock_matches(session)
     row = get(session, principal, match_id)
     match, offer, need = row[0], row[1], row[2]
     side = _side(principal, offer, need, body.side)
@@ -158,6 +196,7 @@ def update(
             start_date=body.start_date,
         ),
     )
+    repository.log_match_changes(session, {offer.id, need.id})  # pages showing the match are out of date
     return row
 
 

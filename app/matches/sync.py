@@ -69,6 +69,16 @@ def refresh(session: Session, listing: Listing) -> None:
     log_match_changes(session)
 
 
+# Taken by writers of anything a match shows, before they change a row (writers take it first, then rows).
+lock = repository.lock_matches
+
+
+def shown_changed(session: Session, listing_ids: Iterable[uuid.UUID]) -> None:
+    """Something shown with these listings' matches changed, not the matches themselves (an owner's name or
+    contact): logged, so that the processes' page caches forget their pages. Call under the match lock."""
+    repository.log_match_changes(session, listing_ids)
+
+
 def forget(session: Session, listing: Listing) -> None:
     """Before a listing is deleted: its matches go, and counterparts that held it among their best are matched
     again without it (under the lock, so no concurrent refresh pairs with it meanwhile)."""

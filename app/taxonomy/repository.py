@@ -1,7 +1,7 @@
 import functools
 from collections.abc import Sequence
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Engine, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.taxonomy.models import EwcCode, NaceCode
@@ -67,16 +67,16 @@ def labels(session: Session, codes: set[str]) -> dict[str, str]:
     when `symbioza migrate` loads a new edition (a changed label shows after a restart)."""
     if not codes:
         return {}
-    every = _every_label(session.get_bind().engine.url.render_as_string(hide_password=False))
+    every = _every_label(session.get_bind().engine)
     if not codes <= every.keys():
         rows = session.execute(select(EwcCode.code, EwcCode.label_en).where(EwcCode.code.in_(codes)))
-        every.update({code: label for code, label in rows})
-    return {code: every[code] for code in codes if code in every}
+        every.update(dict.fromkeys(codes, None) | {code: label for code, label in rows})
+    return {code: label for code in codes if (label := every[code]) is not None}
 
 
 @functools.cache
-def _every_label(url: str) -> dict[str, str]:
-    """The labels read so far from one database."""
+def _every_label(engine: Engine) -> dict[str, str | None]:
+    """The labels read so far from one database (None: no such code), by engine: its URL costs more to hash."""
     return {}
 
 

@@ -1,0 +1,116 @@
+"""Pages of GET /listings/{id}/matches as sent, kept by each server process until a change touches them.
+
+A page shows one listing's matches, its counterparts and their owners. Every write that changes any of these
+appends to `listing_changes` under the match lock, naming the listings concerned: a listing written, both sides
+of a match stored, moved or deleted, every listing of an organization that changed. Before answering, a process
+reads the changes it has not seen and forgets each page that depends on a listing named there: the page's own
+listing and every listing it is matched with (shown or not: a counterpart that becomes visible to the caller
+changes the page). A change without a listing (a rebuild) forgets every page.
+
+A page built while another request caught up further is not kept: the changes in between may concern it.
+Changes made to the database by hand, not through the service, are not seen (as for the matching index).
+"""
+
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from app.config import get_settings
+from app.matches import repository
+
+Build = Callable[[], tuple[bytes, frozenset[uuid.UUID]]]
+
+
+class PageCache:
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._pages: OrderedDict[Hashable, tuple[bytes, frozenset[uuid.UUID]]] = OrderedDict()  # least recent first
+        self._by_listing: dict[uuid.UUID, set[Hashable]] = {}
+        self._bytes = 0
+        self._seen: int | None = None  # the last change applied; None: nothing read yet
+        self._lock = threading.Lock()  # the dictionaries
+        self._catching_up = threading.Lock()  # changes are applied one reader at a time, in order
+
+    def page(self, session: Session, key: Hashable, build: Build) -> bytes:
+        """The page under `key`, kept or built now (build: the body and the listings it depends on)."""
+        if self.max_bytes <= 0:
+            return build()[0]
+        seen = self._catch_up(session)
+        with self._lock:
+            kept = self._pages.get(key)
+            if kept is not None:
+                self._pages.move_to_end(key)
+                return kept[0]
+        body, listings = build()
+        with self._lock:
+            if self._seen == seen and len(body) <= self.max_bytes:
+                self._put(key, body, listings)
+        return body
+
+    def __len__(self) -> int:
+        return len(self._pages)
+
+    def _catch_up(self, session: Session) -> int:
+        with self._catching_up:
+            last = repository.last_change(session)
+            if self._seen is None or last < self._seen:  # first use, or a database that started over
+                with self._lock:
+                    self._forget_all()
+                    self._seen = last
+                return last
+            if last > self._seen:
+                changes = repository.changes_since(session, self._seen)
+                with self._lock:
+                    if any(listing is None for _, listing, _ in changes):
+                        self._forget_all()
+                    for listing in {listing for _, listing, _ in changes if listing is not None}:
+                        self._forget(listing)
+                    self._seen = max([last, *(seq for seq, _, _ in changes)])
+            return self._seen
+
+    def _put(self, key: Hashable, body: bytes, listings: frozenset[uuid.UUID]) -> None:
+        self._drop(key)
+        self._pages[key] = (body, listings)
+        self._bytes += len(body)
+        for listing in listings:
+            self._by_listing.setdefault(listing, set()).add(key)
+        while self._bytes > self.max_bytes:
+            self._drop(next(iter(self._pages)))
+
+    def _forget(self, listing: uuid.UUID) -> None:
+        for key in list(self._by_listing.get(listing, ())):
+            self._drop(key)
+
+    def _forget_all(self) -> None:
+        self._pages.clear()
+        self._by_listing.clear()
+        self._bytes = 0
+
+    def _drop(self, key: Hashable) -> None:
+        kept = self._pages.pop(key, None)
+        if kept is None:
+            return
+        body, listings = kept
+        self._bytes -= len(body)
+        for listing in listings:
+            keys = self._by_listing[listing]
+            keys.discard(key)
+            if not keys:
+                del self._by_listing[listing]
+
+
+_caches: dict[Engine, PageCache] = {}
+_registry_lock = threading.Lock()
+
+
+def page_cache(session: Session) -> PageCache:
+    """This process's cache for the session's database."""
+    engine = session.get_bind().engine
+    with _registry_lock:
+        if engine not in _caches:
+            _caches[engine] = PageCache(get_settings().page_cache_mb * 1024 * 1024)
+        return _caches[engine]

@@ -1,0 +1,131 @@
+"""Pages of GET /listings/{id}/matches are kept per process and forgotten when anything they show changes."""
+
+import uuid
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from app.matches import repository, sync
+from app.matches.models import Match
+from app.matches.page_cache import Build, PageCache
+from tests.app.matches import scenario
+from tests.conftest import Api
+
+
+def _page(client: TestClient, listing: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+    response = client.get(f"/api/v1/listings/{listing['id']}/matches", headers=headers)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def test_a_page_is_kept_until_its_counterpart_changes(api: Api, client: TestClient, session: Session) -> None:
+    s = scenario.build(api, client)
+    first = _page(client, s.need, s.buyer)
+    # Behind the service's back: the kept page does not see it (which shows the page is kept)...
+    session.execute(update(Match).where(Match.id == uuid.UUID(s.match_id)).values(rule="same_stream"))
+    session.commit()
+    assert _page(client, s.need, s.buyer) == first
+    # ...until a write through the service touches a listing the page depends on.
+    url = f"/api/v1/listings/{s.offer['id']}"
+    renamed = client.patch(url, json={"title": "Fly ash, silo 2"}, headers=api.current(url, s.seller))
+    assert renamed.status_code == 200, renamed.text
+    [item] = _page(client, s.need, s.buyer)["items"]
+    assert item["listing"]["title"] == "Fly ash, silo 2"
+
+
+def test_a_workflow_step_shows_on_both_sides_pages(api: Api, client: TestClient) -> None:
+    s = scenario.build(api, client)
+    _page(client, s.need, s.buyer), _page(client, s.offer, s.seller)
+    url = f"/api/v1/matches/{s.match_id}"
+    moved = client.patch(url, json={"state": "interested"}, headers=api.current(url, s.buyer))
+    assert moved.status_code == 200, moved.text
+    for listing, headers in ((s.need, s.buyer), (s.offer, s.seller)):
+        [item] = _page(client, listing, headers)["items"]
+        assert item["need_state"] == "interested"
+
+
+def test_an_owner_renamed_shows_on_the_pages_of_its_counterparts(api: Api, client: TestClient) -> None:
+    s = scenario.build(api, client)
+    [before] = _page(client, s.need, api.admin)["items"]
+    assert before["listing"]["organization"]["name"] == "Ukryta Elektrociepłownia"
+    url = f"/api/v1/organizations/{s.power['id']}"
+    assert client.patch(url, json={"name": "EC Nowa"}, headers=api.admin).status_code == 200
+    [after] = _page(client, s.need, api.admin)["items"]
+    assert after["listing"]["organization"]["name"] == "EC Nowa"
+
+
+def test_a_counterpart_moving_into_an_agencys_region_enters_its_page(api: Api, client: TestClient) -> None:
+    s = scenario.build(api, client)
+    # An agency for the cement works' subregion alone: the power plant (PL213) lies outside it.
+    agency = api.key(api.organization(kind="agency", region="PL214")["id"], role="agency")
+    assert _page(client, s.need, agency)["total"] == 0
+    url = f"/api/v1/organizations/{s.power['id']}"
+    assert client.patch(url, json={"region": "PL214"}, headers=api.admin).status_code == 200
+    assert _page(client, s.need, agency)["total"] == 1  # the plant was on no page: it is matched with the need
+
+
+def _counting(body: bytes, listings: set[uuid.UUID]) -> tuple[list[int], Build]:
+    builds: list[int] = []
+
+    def build() -> tuple[bytes, frozenset[uuid.UUID]]:
+        builds.append(1)
+        return body, frozenset(listings)
+
+    return builds, build
+
+
+def _log(session: Session, *listings: uuid.UUID) -> None:
+    repository.log_match_changes(session, listings)
+    session.commit()
+
+
+def test_only_pages_of_a_changed_listing_are_forgotten(session: Session) -> None:
+    cache = PageCache(max_bytes=1 << 20)
+    a, b = uuid.uuid4(), uuid.uuid4()
+    builds_a, build_a = _counting(b"page a", {a})
+    builds_b, build_b = _counting(b"page b", {b})
+    for _ in range(2):
+        assert cache.page(session, "a", build_a) == b"page a"
+        assert cache.page(session, "b", build_b) == b"page b"
+    assert (len(builds_a), len(builds_b)) == (1, 1)
+    _log(session, b)
+    cache.page(session, "a", build_a), cache.page(session, "b", build_b)
+    assert (len(builds_a), len(builds_b)) == (1, 2)
+
+
+def test_a_page_built_while_another_request_caught_up_is_not_kept(session: Session) -> None:
+    cache = PageCache(max_bytes=1 << 20)
+    listing = uuid.uuid4()
+    builds: list[int] = []
+
+    def slow_build() -> tuple[bytes, frozenset[uuid.UUID]]:
+        # While this page is being built from what the database held, the listing changes and another request
+        # catches up: the page may be out of date already.
+        builds.append(1)
+        _log(session, listing)
+        cache.page(session, "other", _counting(b"other", set())[1])
+        return b"stale", frozenset({listing})
+
+    cache.page(session, "page", slow_build)
+    cache.page(session, "page", slow_build)
+    assert len(builds) == 2
+
+
+def test_a_rebuild_forgets_every_page(session: Session) -> None:
+    cache = PageCache(max_bytes=1 << 20)
+    builds, build = _counting(b"page", {uuid.uuid4()})
+    cache.page(session, "page", build)
+    sync.rebuild(session)
+    session.commit()
+    cache.page(session, "page", build)
+    assert len(builds) == 2
+
+
+def test_the_least_recently_read_pages_go_first_when_full(session: Session) -> None:
+    cache = PageCache(max_bytes=10)
+    counted = {key: _counting(b"6bytes", set()) for key in "xy"}
+    for key in "xyyx":  # y pushes x out (12 bytes), x comes back and pushes y out
+        cache.page(session, key, counted[key][1])
+    assert ([len(counted[key][0]) for key in "xy"], len(cache)) == ([2, 1], 1)
