@@ -10,6 +10,9 @@ from typing import Any
 
 from app.config import get_settings
 
+# Seconds a uvicorn worker may take to answer its supervisor's ping before it is killed and replaced.
+WORKER_PING_TIMEOUT_S = 60
+
 Handler = Callable[[argparse.Namespace], int]
 
 
@@ -24,6 +27,9 @@ def _serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         proxy_headers=True,
         log_level=args.log_level,
+        # uvicorn kills a worker that misses its ping for 5 s. On a loaded 2-core machine a busy worker can (seen
+        # at 100k listings under read load); its replacement then spends ~25 s of CPU loading the matching index.
+        timeout_worker_healthcheck=WORKER_PING_TIMEOUT_S,
     )
     return 0
 

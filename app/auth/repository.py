@@ -1,7 +1,8 @@
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from app.auth.models import ApiKey
@@ -9,6 +10,15 @@ from app.auth.models import ApiKey
 
 def get_by_prefix(session: Session, prefix: str) -> ApiKey | None:
     return session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+
+
+Credentials = Row[uuid.UUID, str, str, uuid.UUID | None, list[str], datetime | None]
+
+
+def credentials(session: Session, prefix: str) -> Credentials | None:
+    """What authenticating needs of the key with this prefix, as a plain row: every request reads it."""
+    columns = (ApiKey.id, ApiKey.secret_hash, ApiKey.role, ApiKey.organization_id, ApiKey.regions, ApiKey.revoked_at)
+    return session.execute(select(*columns).where(ApiKey.prefix == prefix)).first()
 
 
 def get(session: Session, key_id: uuid.UUID) -> ApiKey | None:

@@ -5,6 +5,7 @@ import hmac
 import secrets
 import uuid
 from collections.abc import Sequence
+from typing import cast
 
 from sqlalchemy.orm import Session
 
@@ -29,12 +30,12 @@ def new_secret() -> str:
 
 
 def authenticate(session: Session, secret: str) -> Principal:
-    key = repository.get_by_prefix(session, secret[:PREFIX_LENGTH]) if len(secret) >= 32 else None
+    key = repository.credentials(session, secret[:PREFIX_LENGTH]) if len(secret) >= 32 else None
     # Compare even when no row matched, so that timing says nothing about which prefixes exist.
     expected = key.secret_hash if key else _hash("")
     if not hmac.compare_digest(expected, _hash(secret)) or key is None or key.revoked_at is not None:
         raise Unauthorized("The API key is missing, unknown or revoked.")
-    return Principal(key.id, key.role, key.organization_id, tuple(key.regions))  # type: ignore[arg-type]
+    return Principal(key.id, cast(Role, key.role), key.organization_id, tuple(key.regions))
 
 
 def create_key(

@@ -6,6 +6,7 @@ in a fresh process each.
 """
 
 import argparse
+import dataclasses
 import json
 import multiprocessing
 import sys
@@ -14,7 +15,6 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -168,7 +168,7 @@ def _incremental(args: argparse.Namespace) -> int:
     return 0
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Load:
     """How the read benchmarks drive the server."""
 
@@ -183,8 +183,9 @@ class Load:
 
 
 def _reads(args: argparse.Namespace) -> int:
-    """Listing reads three times: every page built (page cache off), then on a fresh server whose caches start
-    empty (first pass) and once more (second pass: the pages each worker kept); then the region list."""
+    """Listing reads with every page built (page cache off); then on a fresh server whose caches start empty (cold),
+    while they fill (warming up: each worker builds each page once) and once filled (warm); then the region
+    list."""
     _use(args)
     report = Report(args.json)
     report.header(service_bench.server_version())
@@ -194,8 +195,10 @@ def _reads(args: argparse.Namespace) -> int:
     with service_bench.server(args.workers, {"SYMBIOZA_PAGE_CACHE_MB": "0"}) as base:
         _listing_reads(report, base, admin, load, "page cache off")
     with service_bench.server(args.workers) as base:
-        _listing_reads(report, base, admin, load, "page cache on, first pass")
-        _listing_reads(report, base, admin, load, "page cache on, second pass")
+        _listing_reads(report, base, admin, load, "page cache on, cold")
+        warming = dataclasses.replace(load, seconds=args.warm_up)
+        _listing_reads(report, base, admin, warming, f"page cache on, warming up for {args.warm_up:.0f} s")
+        _listing_reads(report, base, admin, load, "page cache on, warm")
         _regional_reads(report, base, agency, load)
     return 0
 
@@ -368,6 +371,9 @@ def add_bench(commands: Any) -> None:
     reads.add_argument("--seconds", type=float, default=20.0)
     reads.add_argument("--concurrency", type=int, default=16)
     reads.add_argument("--max-requests", type=int, default=1_000_000)
+    reads.add_argument(
+        "--warm-up", type=float, default=120.0, help="seconds of reads between the cold and the warm pass"
+    )
     common(reads, url=True)
     reads.set_defaults(handler=_reads)
 

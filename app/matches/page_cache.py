@@ -55,8 +55,11 @@ class PageCache:
         return len(self._pages)
 
     def _catch_up(self, session: Session) -> int:
+        last = repository.last_change(session)
+        if last == self._seen:  # nothing new: the usual case needs no lock
+            return last
         with self._catching_up:
-            last = repository.last_change(session)
+            last = repository.last_change(session)  # again: in order with other requests catching up
             if self._seen is None or last < self._seen:  # first use, or a database that started over
                 with self._lock:
                     self._forget_all()
