@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from matching.engine import Engine
-from matching.text import ConceptVectoriser, normalise, stems, strip_language, words
+from matching.text import ConceptVectoriser, SharedAnalysis, normalise, stems, strip_language, words
 
 
 @pytest.mark.parametrize(
@@ -135,3 +135,16 @@ def test_route_vectoriser_puts_receiver_wording_in_both_languages_on_one_route(
 ) -> None:
     vectoriser = matcher.enricher_.routes_
     assert vectoriser.top(polish, 1)[0][0] == vectoriser.top(english, 1)[0][0]
+
+
+def test_shared_analysis_gives_each_vectoriser_its_own_similarities(small_vectoriser: ConceptVectoriser) -> None:
+    heat = ConceptVectoriser().fit(
+        {"waste_heat": ["en:waste heat", "pl:ciepło odpadowe"], "steam": ["en:process steam", "pl:para wodna"]},
+        {"steam": ["en:boiler house"]},
+    )
+    texts = ["Popiół lotny i ciepło odpadowe", "steel scrap, sawdust", "", "para wodna z kotłowni", "nic"]
+    shared = SharedAnalysis([small_vectoriser, heat]).similarities(texts)
+    for vectoriser, found in zip([small_vectoriser, heat], shared, strict=True):
+        assert found.shape == (len(texts), len(vectoriser.concepts_))
+        np.testing.assert_allclose(found, vectoriser.similarity(texts), rtol=1e-5, atol=1e-6)
+    assert shared[1][0].max() > 0 and shared[0][1].max() > 0  # the texts do meet concepts of both
