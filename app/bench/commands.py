@@ -372,7 +372,7 @@ def add_bench(commands: Any) -> None:
     reads.add_argument("--concurrency", type=int, default=16)
     reads.add_argument("--max-requests", type=int, default=1_000_000)
     reads.add_argument(
-        "--warm-up", type=float, default=120.0, help="seconds of reads between the cold and the warm pass"
+        "--warm-up", type=float, default=180.0, help="seconds of reads between the cold and the warm pass"
     )
     common(reads, url=True)
     reads.set_defaults(handler=_reads)

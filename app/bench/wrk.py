@@ -30,8 +30,10 @@ done = function(summary, latency, requests)
   local e = summary.errors
   local errors = e.connect + e.read + e.write + e.status + e.timeout
   io.write(string.format(
-    '{"requests": %d, "errors": %d, "seconds": %.3f, "requests_per_s": %.3f, "p50_ms": %.3f, "p99_ms": %.3f}\\n',
-    summary.requests, errors, summary.duration / 1e6, summary.requests / (summary.duration / 1e6),
+    '{"requests": %d, "errors": %d, "error_kinds": "connect %d, read %d, write %d, non-2xx %d, timeout %d", ' ..
+    '"seconds": %.3f, "requests_per_s": %.3f, "p50_ms": %.3f, "p99_ms": %.3f}\\n',
+    summary.requests, errors, e.connect, e.read, e.write, e.status, e.timeout,
+    summary.duration / 1e6, summary.requests / (summary.duration / 1e6),
     latency:percentile(50) / 1000, latency:percentile(99) / 1000))
 end
 """

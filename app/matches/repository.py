@@ -82,7 +82,10 @@ def page_for_listing(
     with it), among the counterparts the caller may see; and how many there are in all. Visibility is decided in
     SQL so that only the page is loaded, however many matches the listing has."""
     side, other = (Match.offer_id, Match.need_id) if listing.kind == "offer" else (Match.need_id, Match.offer_id)
-    counterpart, owner = counterpart_listing, counterpart_owner
+    # Aliases of this call's own: fresh aliases still hit SQLAlchemy's statement cache (its key is structural),
+    # while module-wide ones are filled lazily and raced when a new worker's first requests came at once
+    # (NoSuchColumnError on the alias's id, then on every later read in that worker: `bench reads`, 2026-11-23).
+    counterpart, owner = aliased(Listing), aliased(Organization)
     query: Select[Any] = (
         select(Match, counterpart)  # type: ignore[assignment]
         .join_from(Match, counterpart, other == counterpart.id)
@@ -139,8 +142,6 @@ SORTS: dict[str, tuple[ColumnElement[Any], ...]] = {
 
 offer_listing, need_listing = aliased(Listing), aliased(Listing)
 offer_owner, need_owner = aliased(Organization), aliased(Organization)
-# Made once: a statement built on the same aliases each time hits SQLAlchemy's compiled-statement cache.
-counterpart_listing, counterpart_owner = aliased(Listing), aliased(Organization)
 
 
 def compile_shared_statements() -> None:
