@@ -23,7 +23,6 @@ from app.listings.router import router as listings_router
 from app.logs import configure as configure_logs
 from app.matches.engine import get_engine as get_matching_engine
 from app.matches.live import live_index
-from app.matches.repository import compile_shared_statements
 from app.matches.router import router as matches_router
 from app.middleware import install_middleware
 from app.openapi import install_openapi
@@ -39,7 +38,6 @@ API_PREFIX = "/api/v1"
 @asynccontextmanager
 async def _lifespan(_: FastAPI) -> AsyncIterator[None]:
     get_matching_engine()  # fit the engine before the first request rather than during it
-    compile_shared_statements()
     with session_scope() as session:
         live_index(session)  # this process's matching index, loaded before the first write needs it
     # The index is a million long-lived objects at 100k listings: a full collection walking them holds the

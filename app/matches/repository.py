@@ -83,8 +83,8 @@ def page_for_listing(
     SQL so that only the page is loaded, however many matches the listing has."""
     side, other = (Match.offer_id, Match.need_id) if listing.kind == "offer" else (Match.need_id, Match.offer_id)
     # Aliases of this call's own: fresh aliases still hit SQLAlchemy's statement cache (its key is structural),
-    # while module-wide ones are filled lazily and raced when a new worker's first requests came at once
-    # (NoSuchColumnError on the alias's id, then on every later read in that worker: `bench reads`, 2026-11-23).
+    # while module-wide ones are filled lazily and were raced by a new worker's first requests (NoSuchColumnError
+    # on the alias's id, then on every later read in that worker: `bench reads`, 2026-11-23).
     counterpart, owner = aliased(Listing), aliased(Organization)
     query: Select[Any] = (
         select(Match, counterpart)  # type: ignore[assignment]
@@ -140,17 +140,10 @@ SORTS: dict[str, tuple[ColumnElement[Any], ...]] = {
     "date": (Match.created_at.desc(),),
 }
 
-offer_listing, need_listing = aliased(Listing), aliased(Listing)
-offer_owner, need_owner = aliased(Organization), aliased(Organization)
 
-
-def compile_shared_statements() -> None:
-    """Compiles a statement on the module's shared aliases once, before requests run in threads: SQLAlchemy fills
-    some caches of an alias on first use, and first uses in concurrent requests have raced."""
-    str(match_query(Principal(uuid.UUID(int=0), "admin", None), MatchFilter()).compile())
-
-
-def _scope(principal: Principal) -> ColumnElement[bool] | None:
+def _scope(
+    principal: Principal, offer_listing: Any, need_listing: Any, offer_owner: Any, need_owner: Any
+) -> ColumnElement[bool] | None:
     if principal.is_admin:
         return None
     if principal.is_agency:
@@ -189,16 +182,18 @@ def _place(principal: Principal, listing: Any, owner: Any) -> tuple[ColumnElemen
 
 def match_query(principal: Principal, f: MatchFilter) -> Select[Any]:
     """Matches with both listings and both owners, within what the caller may see, filtered."""
+    # Aliases of this call's own, as in page_for_listing: module-wide ones were raced by concurrent first requests
+    # (round 1: InvalidRequestError "Can't determine which FROM clause to join from").
+    offer_listing, need_listing = aliased(Listing), aliased(Listing)
+    offer_owner, need_owner = aliased(Organization), aliased(Organization)
     query: Select[Any] = (
         select(Match, offer_listing, need_listing, offer_owner, need_owner)  # type: ignore[assignment]
-        # Each join names its left side: SQLAlchemy then need not work it out from the shared aliases, which
-        # concurrent requests raced on (InvalidRequestError "Can't determine which FROM clause to join from").
         .join_from(Match, offer_listing, Match.offer_id == offer_listing.id)
         .join_from(Match, need_listing, Match.need_id == need_listing.id)
         .join_from(offer_listing, offer_owner, offer_listing.organization_id == offer_owner.id)
         .join_from(need_listing, need_owner, need_listing.organization_id == need_owner.id)
     )
-    scope = _scope(principal)
+    scope = _scope(principal, offer_listing, need_listing, offer_owner, need_owner)
     if scope is not None:
         query = query.where(scope)
     if f.region:
