@@ -14,15 +14,13 @@ Changes made to the database by hand, not through the service, are not seen (as 
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from app.config import get_settings
 from app.matches import repository
-
-Build = Callable[[], tuple[bytes, frozenset[uuid.UUID]]]
 
 
 class PageCache:
@@ -35,19 +33,29 @@ class PageCache:
         self._lock = threading.Lock()  # the dictionaries
         self._catching_up = threading.Lock()  # changes are applied one reader at a time, in order
 
-    def page(self, session: Session, key: Hashable, build: Build) -> bytes:
-        """The page under `key`, kept or built now (build: the body and the listings it depends on)."""
+    def page(
+        self,
+        session: Session,
+        key: Hashable,
+        build: Callable[[], bytes],
+        depends_on: Callable[[], Iterable[uuid.UUID]],
+    ) -> bytes:
+        """The page under `key`, kept or built now; `depends_on` names the listings a page built now depends on
+        (asked only when it is kept)."""
         if self.max_bytes <= 0:
-            return build()[0]
+            return build()
         seen = self._catch_up(session)
         with self._lock:
             kept = self._pages.get(key)
             if kept is not None:
                 self._pages.move_to_end(key)
                 return kept[0]
-        body, listings = build()
+        body = build()
+        if len(body) > self.max_bytes:
+            return body
+        listings = frozenset(depends_on())
         with self._lock:
-            if self._seen == seen and len(body) <= self.max_bytes:
+            if self._seen == seen:
                 self._put(key, body, listings)
         return body
 

@@ -109,7 +109,7 @@ def listing_page(session: Session, principal: Principal, asked: ListingPage) -> 
     """The page as sent (JSON of a MatchList), from this process's page cache when nothing it shows has changed.
     Callers with the same role, organization and regions see the same page."""
 
-    def build() -> tuple[bytes, frozenset[uuid.UUID]]:
+    def build() -> bytes:
         items, total = for_listing(
             session,
             principal,
@@ -120,11 +120,13 @@ def listing_page(session: Session, principal: Principal, asked: ListingPage) -> 
             limit=asked.limit,
             offset=asked.offset,
         )
-        body = MatchList(items=items, total=total, limit=asked.limit, offset=asked.offset).model_dump_json()
-        return body.encode(), frozenset({asked.listing_id, *repository.matched_with(session, asked.listing_id)})
+        return MatchList(items=items, total=total, limit=asked.limit, offset=asked.offset).model_dump_json().encode()
+
+    def depends_on() -> set[uuid.UUID]:
+        return {asked.listing_id, *repository.matched_with(session, asked.listing_id)}
 
     view = (principal.role, principal.organization_id, principal.regions)
-    return page_cache(session).page(session, (asked, view), build)
+    return page_cache(session).page(session, (asked, view), build, depends_on)
 
 
 def page(

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from app.matches import repository, sync
 from app.matches.models import Match
-from app.matches.page_cache import Build, PageCache
+from app.matches.page_cache import PageCache
 from tests.app.matches import scenario
 from tests.conftest import Api
 
@@ -66,14 +66,18 @@ def test_a_counterpart_moving_into_an_agencys_region_enters_its_page(api: Api, c
     assert _page(client, s.need, agency)["total"] == 1  # the plant was on no page: it is matched with the need
 
 
-def _counting(body: bytes, listings: set[uuid.UUID]) -> tuple[list[int], Build]:
-    builds: list[int] = []
+class _Page:
+    """A page's body and the listings it depends on; counts how often it is built."""
 
-    def build() -> tuple[bytes, frozenset[uuid.UUID]]:
-        builds.append(1)
-        return body, frozenset(listings)
+    def __init__(self, body: bytes, *listings: uuid.UUID) -> None:
+        self.body, self.listings, self.builds = body, listings, 0
 
-    return builds, build
+    def read(self, cache: PageCache, session: Session, key: str) -> bytes:
+        return cache.page(session, key, self.build, lambda: self.listings)
+
+    def build(self) -> bytes:
+        self.builds += 1
+        return self.body
 
 
 def _log(session: Session, *listings: uuid.UUID) -> None:
@@ -84,15 +88,14 @@ def _log(session: Session, *listings: uuid.UUID) -> None:
 def test_only_pages_of_a_changed_listing_are_forgotten(session: Session) -> None:
     cache = PageCache(max_bytes=1 << 20)
     a, b = uuid.uuid4(), uuid.uuid4()
-    builds_a, build_a = _counting(b"page a", {a})
-    builds_b, build_b = _counting(b"page b", {b})
+    page_a, page_b = _Page(b"page a", a), _Page(b"page b", b)
     for _ in range(2):
-        assert cache.page(session, "a", build_a) == b"page a"
-        assert cache.page(session, "b", build_b) == b"page b"
-    assert (len(builds_a), len(builds_b)) == (1, 1)
+        assert page_a.read(cache, session, "a") == b"page a"
+        assert page_b.read(cache, session, "b") == b"page b"
+    assert (page_a.builds, page_b.builds) == (1, 1)
     _log(session, b)
-    cache.page(session, "a", build_a), cache.page(session, "b", build_b)
-    assert (len(builds_a), len(builds_b)) == (1, 2)
+    page_a.read(cache, session, "a"), page_b.read(cache, session, "b")
+    assert (page_a.builds, page_b.builds) == (1, 2)
 
 
 def test_a_page_built_while_another_request_caught_up_is_not_kept(session: Session) -> None:
@@ -100,32 +103,46 @@ def test_a_page_built_while_another_request_caught_up_is_not_kept(session: Sessi
     listing = uuid.uuid4()
     builds: list[int] = []
 
-    def slow_build() -> tuple[bytes, frozenset[uuid.UUID]]:
+    def slow_build() -> bytes:
         # While this page is being built from what the database held, the listing changes and another request
         # catches up: the page may be out of date already.
         builds.append(1)
         _log(session, listing)
-        cache.page(session, "other", _counting(b"other", set())[1])
-        return b"stale", frozenset({listing})
+        _Page(b"other").read(cache, session, "other")
+        return b"stale"
 
-    cache.page(session, "page", slow_build)
-    cache.page(session, "page", slow_build)
+    for _ in range(2):
+        cache.page(session, "page", slow_build, lambda: {listing})
     assert len(builds) == 2
 
 
 def test_a_rebuild_forgets_every_page(session: Session) -> None:
     cache = PageCache(max_bytes=1 << 20)
-    builds, build = _counting(b"page", {uuid.uuid4()})
-    cache.page(session, "page", build)
+    page = _Page(b"page", uuid.uuid4())
+    page.read(cache, session, "page")
     sync.rebuild(session)
     session.commit()
-    cache.page(session, "page", build)
-    assert len(builds) == 2
+    page.read(cache, session, "page")
+    assert page.builds == 2
 
 
 def test_the_least_recently_read_pages_go_first_when_full(session: Session) -> None:
     cache = PageCache(max_bytes=10)
-    counted = {key: _counting(b"6bytes", set()) for key in "xy"}
+    pages = {key: _Page(b"6bytes") for key in "xy"}
     for key in "xyyx":  # y pushes x out (12 bytes), x comes back and pushes y out
-        cache.page(session, key, counted[key][1])
-    assert ([len(counted[key][0]) for key in "xy"], len(cache)) == ([2, 1], 1)
+        pages[key].read(cache, session, key)
+    assert ([pages[key].builds for key in "xy"], len(cache)) == ([2, 1], 1)
+
+
+def test_without_a_cache_nothing_is_kept_nor_its_listings_read(session: Session) -> None:
+    cache = PageCache(max_bytes=0)
+    asked: list[int] = []
+
+    def depends_on() -> list[uuid.UUID]:
+        asked.append(1)
+        return []
+
+    page = _Page(b"page")
+    for _ in range(2):
+        assert cache.page(session, "page", page.build, depends_on) == b"page"
+    assert (page.builds, len(cache), asked) == (2, 0, [])
