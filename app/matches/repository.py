@@ -102,7 +102,7 @@ def page_for_listing(
     rows = session.execute(query.order_by(Match.score.desc(), other).limit(limit).offset(offset)).all()
     # A page that ends before its limit says the total itself. Most listings' matches fill a page, so the count
     # is a query of its own: a window count in the page query costs more (it reads every match's wide row).
-    total = offset + len(rows) if len(rows) < limit and (rows or not offset) else _count(session, query)
+    total = offset + len(rows) if len(rows) < limit and (rows or not offset) else count_matches(session, query)
     return [(match, other_listing) for match, other_listing in rows], total
 
 
@@ -236,13 +236,9 @@ def matched_with(session: Session, listing_id: uuid.UUID) -> set[uuid.UUID]:
     return set(session.scalars(as_offer.union_all(as_need)))
 
 
-def _count(session: Session, query: Select[Any]) -> int:
-    """The rows of a query with explicit joins, counted without a subquery around it."""
-    return session.scalar(query.with_only_columns(func.count())) or 0
-
-
 def count_matches(session: Session, query: Select[Any]) -> int:
-    return session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    """The rows of a query whose joins are explicit (join_from), counted without a subquery around it."""
+    return session.scalar(query.with_only_columns(func.count())) or 0
 
 
 def ordered(query: Select[Any], sort: str) -> Select[Any]:

@@ -53,19 +53,21 @@ def get(session: Session, principal: Principal, match_id: uuid.UUID) -> Row:
     return match, offer, need, offer.organization, need.organization
 
 
-def for_listing(
-    session: Session,
-    principal: Principal,
-    listing_id: uuid.UUID,
-    *,
-    min_score: float,
-    max_distance_km: float | None,
-    rule: str | None,
-    limit: int,
-    offset: int,
-) -> tuple[list[MatchRead], int]:
+@dataclass(frozen=True)
+class ListingPage:
+    """What GET /listings/{id}/matches asks for."""
+
+    listing_id: uuid.UUID
+    min_score: float
+    max_distance_km: float | None
+    rule: str | None
+    limit: int
+    offset: int
+
+
+def for_listing(session: Session, principal: Principal, asked: ListingPage) -> tuple[list[MatchRead], int]:
     """One listing's ranked matches, with only the counterparts the caller may see."""
-    listing = listings.get(session, principal, listing_id)
+    listing = listings.get(session, principal, asked.listing_id)
     if not (principal.is_admin or principal.is_agency or principal.owns(listing.organization_id)):
         # Seeing a listing is not seeing whom it is matched with, nor how far their talks went.
         raise Forbidden("Only the listing's owner, agencies and admins read its matches.")
@@ -73,11 +75,11 @@ def for_listing(
         session,
         principal,
         listing,
-        min_score=min_score,
-        max_distance_km=max_distance_km,
-        rule=rule,
-        limit=limit,
-        offset=offset,
+        min_score=asked.min_score,
+        max_distance_km=asked.max_distance_km,
+        rule=asked.rule,
+        limit=asked.limit,
+        offset=asked.offset,
     )
     pages: list[dict[str, Any]] = []
     revealed: set[uuid.UUID] = set()
@@ -93,33 +95,12 @@ def for_listing(
     ], total
 
 
-@dataclass(frozen=True)
-class ListingPage:
-    """What GET /listings/{id}/matches asks for."""
-
-    listing_id: uuid.UUID
-    min_score: float
-    max_distance_km: float | None
-    rule: str | None
-    limit: int
-    offset: int
-
-
 def listing_page(session: Session, principal: Principal, asked: ListingPage) -> bytes:
     """The page as sent (JSON of a MatchList), from this process's page cache when nothing it shows has changed.
     Callers with the same role, organization and regions see the same page."""
 
     def build() -> bytes:
-        items, total = for_listing(
-            session,
-            principal,
-            asked.listing_id,
-            min_score=asked.min_score,
-            max_distance_km=asked.max_distance_km,
-            rule=asked.rule,
-            limit=asked.limit,
-            offset=asked.offset,
-        )
+        items, total = for_listing(session, principal, asked)
         return MatchList(items=items, total=total, limit=asked.limit, offset=asked.offset).model_dump_json().encode()
 
     def depends_on() -> set[uuid.UUID]:

@@ -56,6 +56,8 @@ def update(
         raise Forbidden("Only an admin can change an organization's kind.")
     _check_location(changes.get("lat", organization.lat), changes.get("lon", organization.lon))
     _check_nace(session, changes.get("nace") or [])
+    if not changes:
+        return organization
     matches.lock(session)  # before the row: writers hold the lock and read owners
     for field, value in changes.items():
         setattr(organization, field, value)
@@ -63,7 +65,7 @@ def update(
     owned = listings.of_organization(session, organization.id)
     if changes.keys() & MATCHING_FIELDS:
         matches.refresh_organization(session, owned)
-    elif changes:
+    else:
         matches.shown_changed(session, [listing.id for listing in owned])
     return organization
 
