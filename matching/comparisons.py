@@ -1,8 +1,10 @@
 """Per-pair comparisons. Each says how well one aspect fits (a value in [0, 1]), at which level, and why.
 
-An outcome marked `excluded` is a hard constraint that failed: the pair is not proposed at all.
+An outcome marked `excluded` is a hard constraint that failed: the pair is not proposed at all. Its sentence is
+written only when read: ranking compares many more pairs than are kept, and needs only the values.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -15,12 +17,16 @@ from matching.records import Profile
 HEAT_STREAMS = ("heat_low", "heat_medium", "heat_high", "steam")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Outcome:
     value: float
     level: str
-    reason: str
+    said: str | Callable[[], str]  # the sentence saying why, or what writes it
     excluded: bool = False
+
+    @property
+    def reason(self) -> str:
+        return self.said if isinstance(self.said, str) else self.said()
 
 
 @dataclass(frozen=True)
@@ -46,21 +52,25 @@ def material(pair: Pair) -> Outcome:
     best = pair.shared[0]
     code = pair.offer.ewc
     if best.rule == "same_code":
-        return Outcome(best.strength, "same code", f"Both listings name EWC {code}.")
+        return Outcome(best.strength, "same code", lambda: f"Both listings name EWC {code}.")
     if best.rule == "text_neighbour":
-        return Outcome(best.strength, "same material", f"Both descriptions point to {pair.label(best.concept)}.")
+        label = pair.label
+        return Outcome(best.strength, "same material", lambda: f"Both descriptions point to {label(best.concept)}.")
     if best.rule == "code_proximity":
-        return Outcome(best.strength, "related code", f"The codes share EWC subchapter {best.concept[4:]}.")
+        return Outcome(best.strength, "related code", lambda: f"The codes share EWC subchapter {best.concept[4:]}.")
     if best.rule == "same_stream":
-        return Outcome(best.strength, "same stream", f"Both are about {pair.label(best.concept).lower()}.")
+        return Outcome(best.strength, "same stream", lambda: f"Both are about {pair.label(best.concept).lower()}.")
+    return Outcome(best.strength, "known route", lambda: _route_sentence(pair, best))
+
+
+def _route_sentence(pair: Pair, best: Shared) -> str:
     route = pair.route or pair.knowledge.routes[best.concept[6:]]
+    code = pair.offer.ewc
     what = f"EWC {code}" if code and route.covers(code) else f"This {pair.offer.listing.resource_type}"
     receivers = ", ".join(route.receivers[:3])
     how = "as its own words say" if best.rule == "knowledge_route" else f"for its activity (NACE {receivers})"
-    reason = (
-        f"{what} is a documented input for {route.process_en[:1].lower()}{route.process_en[1:]}; the need fits {how}."
-    )
-    return Outcome(best.strength, "known route", reason)
+    process = route.process_en[:1].lower() + route.process_en[1:]
+    return f"{what} is a documented input for {process}; the need fits {how}."
 
 
 def text(pair: Pair) -> Outcome:
@@ -69,10 +79,12 @@ def text(pair: Pair) -> Outcome:
     dot = sum(a[c].weight * b[c].weight for c in a.keys() & b.keys())
     norm = (pair.offer.sum_of_squares * pair.need.sum_of_squares) ** 0.5
     value = dot / norm if norm else 0.0
-    shared = [s.concept for s in pair.shared[:3]]
-    words = "; ".join(pair.label(c) for c in shared)
     level = "close" if value >= 0.5 else "partial" if value >= 0.2 else "weak"
-    return Outcome(value, level, f"The descriptions overlap on: {words}.")
+    return Outcome(value, level, lambda: f"The descriptions overlap on: {'; '.join(_shared_labels(pair))}.")
+
+
+def _shared_labels(pair: Pair) -> list[str]:
+    return [pair.label(s.concept) for s in pair.shared[:3]]
 
 
 def distance(pair: Pair) -> Outcome:
@@ -80,10 +92,10 @@ def distance(pair: Pair) -> Outcome:
         return Outcome(0.5, "unknown", "A location is missing, so the distance is unknown.")
     km, limit = pair.distance_km, pair.limit_km
     if km > limit:
-        return Outcome(0.0, "too far", f"{km:.0f} km apart, beyond the {limit:.0f} km limit.", excluded=True)
+        return Outcome(0.0, "too far", lambda: f"{km:.0f} km apart, beyond the {limit:.0f} km limit.", excluded=True)
     value = max(0.0, 1.0 - (km / limit) ** 1.5)
     level = "near" if value >= 0.7 else "reachable" if value >= 0.3 else "far"
-    return Outcome(value, level, f"{km:.0f} km apart, within the {limit:.0f} km this exchange can travel.")
+    return Outcome(value, level, lambda: f"{km:.0f} km apart, within the {limit:.0f} km this exchange can travel.")
 
 
 def quantity(pair: Pair) -> Outcome:
@@ -94,10 +106,13 @@ def quantity(pair: Pair) -> Outcome:
     if supply == 0 or demand == 0:
         return Outcome(0.0, "none", "One side states a quantity of zero.")
     ratio = min(supply, demand) / max(supply, demand)
-    share = min(supply, demand) / supply
-    sentence = f"{supply:,.0f} {unit}/year offered, {demand:,.0f} {unit}/year needed: the need takes {share:.0%} of it."
     level = "good fit" if ratio >= 0.5 else "partial" if ratio >= 0.1 else "poor fit"
-    return Outcome(ratio**0.5, level, sentence)
+    return Outcome(ratio**0.5, level, lambda: _quantity_sentence(supply, demand, unit))
+
+
+def _quantity_sentence(supply: float, demand: float, unit: str) -> str:
+    share = min(supply, demand) / supply
+    return f"{supply:,.0f} {unit}/year offered, {demand:,.0f} {unit}/year needed: the need takes {share:.0%} of it."
 
 
 def timing(pair: Pair) -> Outcome:
@@ -108,7 +123,7 @@ def timing(pair: Pair) -> Outcome:
         return Outcome(0.0, "no overlap", "The availability windows do not overlap.", excluded=True)
     if (a.available_from, a.available_until, b.available_from, b.available_until) == (None,) * 4:
         return Outcome(1.0, "open", "Neither side limits when the exchange can happen.")
-    return Outcome(1.0, "overlap", f"Both are available from {_day(start)} to {_day(end)}.")
+    return Outcome(1.0, "overlap", lambda: f"Both are available from {_day(start)} to {_day(end)}.")
 
 
 def quality(pair: Pair) -> Outcome:
@@ -155,16 +170,20 @@ def legal(pair: Pair) -> Outcome:
         needs, holds = ", ".join(sorted(wanted)), ", ".join(sorted(permitted))
         reason = f"The waste needs recovery {needs}; the receiver is permitted for {holds}."
         return Outcome(0.0, "no permit", reason, excluded=True)
+    if offer.hazardous or offer.legal_status == "waste":
+        return Outcome(1.0, "noted", lambda: _legal_notes(offer.hazardous, offer.legal_status, wanted, permitted))
+    return Outcome(1.0, "allowed", "No hazard or waste-permit obstacle.")
+
+
+def _legal_notes(hazardous: bool, legal_status: str | None, wanted: set[str], permitted: set[str]) -> str:
     notes = []
-    if offer.hazardous:
+    if hazardous:
         notes.append("The offer is hazardous; the receiver declares it accepts hazardous waste.")
-    if offer.legal_status == "waste":
+    if legal_status == "waste":
         codes = ", ".join(sorted(wanted & permitted if permitted else wanted)) or "a recovery operation"
         who = "is permitted for" if permitted and wanted & permitted else "needs a permit for"
         notes.append(f"It is waste: the receiver {who} {codes}.")
-    if notes:
-        return Outcome(1.0, "noted", " ".join(notes))
-    return Outcome(1.0, "allowed", "No hazard or waste-permit obstacle.")
+    return " ".join(notes)
 
 
 def _day(value: date) -> str:

@@ -8,14 +8,14 @@ index.candidates("listing-id", k=10)
 import hashlib
 import heapq
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
 
 import numpy as np
 
 from matching import blocking, impact, ranking
-from matching.comparisons import Pair
+from matching.comparisons import Outcome, Pair
 from matching.enrich import Enricher
 from matching.explain import explain
 from matching.knowledge import Knowledge, Route
@@ -62,6 +62,11 @@ class Engine:
 
     def pair(self, offer: Profile, need: Profile) -> Candidate | None:
         """The candidate for one offer and one need, or None when blocking or a hard constraint rules it out."""
+        scored = self.score(offer, need)
+        return None if scored is None else self.candidate(scored)
+
+    def score(self, offer: Profile, need: Profile) -> "Scored | None":
+        """What pair() decides, without writing the sentences and the impact estimate: enough to rank the pair."""
         if not blocking.compatible(offer, need):
             return None
         shared = blocking.shared_concepts(offer, need)
@@ -73,22 +78,28 @@ class Engine:
         if distance is not None and distance > limit_km:
             return None  # what the distance comparison would say; the rest need not be computed
         pair = Pair(offer, need, shared, distance, limit_km, route, self.knowledge)
-        components = self.scorer.compare(pair)
-        if components is None:
+        outcomes = self.scorer.outcomes(pair)
+        if outcomes is None:
             return None
-        score = self.scorer.score(components)
+        score = self.scorer.score_of(outcomes)
         if score < self.min_score:
             return None
-        rule = shared[0].rule
+        return Scored(offer.listing.id, need.listing.id, score, pair, outcomes)
+
+    def candidate(self, scored: "Scored") -> Candidate:
+        """The scored pair with its comparisons, explanation and impact written out."""
+        pair = scored.pair
+        components = self.scorer.comparisons(scored.outcomes)
+        rule = pair.shared[0].rule
         return Candidate(
-            offer_id=offer.listing.id,
-            need_id=need.listing.id,
-            score=score,
+            offer_id=scored.offer_id,
+            need_id=scored.need_id,
+            score=scored.score,
             rule=rule,
             components=components,
             explanation=explain(rule, components),
-            distance_km=round(distance, 2) if distance is not None else None,
-            impact=impact.estimate(offer.listing, need.listing, route, distance, self.knowledge),
+            distance_km=round(pair.distance_km, 2) if pair.distance_km is not None else None,
+            impact=impact.estimate(pair.offer.listing, pair.need.listing, pair.route, pair.distance_km, self.knowledge),
         )
 
     def candidates(self, profile: Profile, pool: Iterable[Profile]) -> list[Candidate]:
@@ -101,41 +112,41 @@ class Engine:
                 found.append(candidate)
         return ranking.rank(found, of=profile.listing.id)
 
-    def best(self, profile: Profile, pool: Sequence[Profile], bounds: np.ndarray, k: int | None) -> list[Candidate]:
-        """Like candidates(), for a pool whose score upper bounds are known (see ConceptIndex.reach): pairs that
-        cannot reach min_score are not compared, and with k, comparing stops once no pair left can enter the k
-        best. The result is the same as candidates(profile, pool)[:k]."""
-        found: list[Candidate] = []
+    def best(self, profile: Profile, pool: Sequence[Profile], bounds: np.ndarray, k: int | None) -> list["Scored"]:
+        """The ranked candidates of candidates(profile, pool)[:k], scored, for a pool whose score upper bounds are
+        known (see ConceptIndex.reach): pairs that cannot reach min_score are not compared, and with k, comparing
+        stops once no pair left can enter the k best."""
+        found: list[Scored] = []
         floor = self.min_score
         for i in np.argsort(-bounds, kind="stable"):
             if bounds[i] < floor - BOUND_SLACK:
                 break  # the bounds are sorted: no pair left can reach the floor
             other = pool[i]
             offer, need = (profile, other) if profile.listing.kind == "offer" else (other, profile)
-            candidate = self.pair(offer, need)
-            if candidate is not None:
-                found.append(candidate)
+            scored = self.score(offer, need)
+            if scored is not None:
+                found.append(scored)
             if k is not None and len(found) > k:
                 found = ranking.rank(found, of=profile.listing.id, limit=k)
                 floor = max(self.min_score, found[-1].score)
         return ranking.rank(found, of=profile.listing.id, limit=k)
 
-    def shortlist(self, scope: "Scope", k: int, floors: np.ndarray) -> list[Candidate]:
+    def shortlist(self, scope: "Scope", k: int, floors: np.ndarray) -> list["Scored"]:
         """The k best candidates of the scope's listing, and every other candidate that may be worth storing for
         its counterpart: one whose score may reach the counterpart's floor (aligned with the scope: the score that
-        enters the counterpart's own best; 0 when any does, NaN when not known). Ranked; pairs that can reach
-        neither floor are not compared."""
+        enters the counterpart's own best; 0 when any does, NaN when not known). Ranked, scored only (Engine.candidate
+        writes out those kept); pairs that can reach neither floor are not compared."""
         profile = scope.profile
-        found: list[Candidate] = []
+        found: list[Scored] = []
         best_k: list[float] = []  # a min-heap of the k best scores so far: its least is the listing's own floor
 
         def compare(i: int) -> None:
             other = scope.pool[i]
             offer, need = (profile, other) if profile.listing.kind == "offer" else (other, profile)
-            candidate = self.pair(offer, need)
-            if candidate is not None:
-                found.append(candidate)
-                (heapq.heappush if len(best_k) < k else heapq.heappushpop)(best_k, candidate.score)
+            scored = self.score(offer, need)
+            if scored is not None:
+                found.append(scored)
+                (heapq.heappush if len(best_k) < k else heapq.heappushpop)(best_k, scored.score)
 
         done = 0  # the scope is ordered by bound: its own k best are found from the front
         for bound in scope.bounds.tolist():
@@ -161,6 +172,18 @@ class Engine:
         if not routes:
             return None
         return min(routes, key=lambda item: (-item[0], -(item[1].max_distance_km or 0.0), item[1].id))[1]
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A pair that passed every hard constraint, with its score: what ranking needs. Engine.candidate writes out
+    the sentences and the impact for the pairs kept, a fraction of those compared."""
+
+    offer_id: str
+    need_id: str
+    score: float
+    pair: Pair = field(repr=False, compare=False)
+    outcomes: tuple[Outcome, ...] = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -211,6 +234,10 @@ class Index:
 
     def candidates(self, listing_id: str, k: int | None = None) -> list[Candidate]:
         """The listing's candidates, best first (the k best when k is given)."""
+        return [self.engine.candidate(scored) for scored in self.ranked(listing_id, k)]
+
+    def ranked(self, listing_id: str, k: int | None = None) -> list[Scored]:
+        """candidates(), scored only: the order and the scores without the sentences."""
         profile = self.profiles[listing_id]
         reach = self._concepts.reach(profile)
         bounds = self.engine.scorer.upper_bounds(reach.known(), len(reach.ids))

@@ -37,25 +37,39 @@ class RuleScorer:
 
     def compare(self, pair: Pair) -> tuple[Comparison, ...] | None:
         """Every comparison of the pair, or None as soon as a hard constraint fails."""
-        total = sum(self.weights.values())
-        results = []
-        for name, compare in COMPARISONS.items():
+        outcomes = self.outcomes(pair)
+        return None if outcomes is None else self.comparisons(outcomes)
+
+    def outcomes(self, pair: Pair) -> tuple[Outcome, ...] | None:
+        """What each comparison found (in COMPARISONS order, sentences not yet written), or None as soon as a hard
+        constraint fails."""
+        found = []
+        for compare in COMPARISONS.values():
             outcome = compare(pair)
             if outcome.excluded:
                 return None
+            found.append(outcome)
+        return tuple(found)
+
+    def comparisons(self, outcomes: tuple[Outcome, ...]) -> tuple[Comparison, ...]:
+        total = sum(self.weights.values())
+        results = []
+        for name, outcome in zip(COMPARISONS, outcomes, strict=True):
             weight = self.weights.get(name, 0.0)
-            contribution = weight * outcome.value / total
-            results.append(
-                Comparison(
-                    name,
-                    round(outcome.value, 4),
-                    weight,
-                    round(contribution, 4),
-                    outcome.level,
-                    outcome.reason,
-                )
-            )
+            contribution = round(weight * outcome.value / total, 4)
+            value = round(outcome.value, 4)
+            results.append(Comparison(name, value, weight, contribution, outcome.level, outcome.reason))
         return tuple(results)
+
+    def score_of(self, outcomes: tuple[Outcome, ...]) -> float:
+        """score(comparisons(outcomes)), without writing the comparisons: the same arithmetic in the same order."""
+        total = sum(self.weights.values())
+        weights = self.weights
+        contributions = (
+            round(weights.get(name, 0.0) * outcome.value / total, 4)
+            for name, outcome in zip(COMPARISONS, outcomes, strict=True)
+        )
+        return round(min(1.0, sum(contributions)), 4)
 
     def upper_bounds(self, known: Mapping[str, np.ndarray], size: int) -> np.ndarray:
         """The most each of `size` pairs can score, before comparing them: the comparison values already known (or

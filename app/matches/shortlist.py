@@ -12,10 +12,13 @@ next best may not be stored.
 
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import NamedTuple
+from typing import Generic, NamedTuple, TypeVar
 
 from matching.engine import Index
+from matching.ranking import Pairing
 from matching.records import Candidate
+
+P = TypeVar("P", bound=Pairing)
 
 
 class Entry(NamedTuple):
@@ -32,8 +35,8 @@ def rank_key(score: float, other: uuid.UUID | str) -> tuple[float, str]:
     return (-score, str(other))
 
 
-class Selection(NamedTuple):
-    kept: list[Candidate]  # the listing's candidates to store
+class Selection(NamedTuple, Generic[P]):
+    kept: list[P]  # the listing's candidates to store
     displaced: list[tuple[uuid.UUID, Entry]]  # (counterpart, its match pushed out of the counterpart's K best)
 
 
@@ -49,16 +52,14 @@ def holds(score: float, listing_id: uuid.UUID | str, kth: Entry | None) -> bool:
     return kth is None or rank_key(score, listing_id) <= rank_key(kth.score, kth.other)
 
 
-def select(
-    listing_id: uuid.UUID, candidates: Sequence[Candidate], kths: Mapping[uuid.UUID, Entry], k: int
-) -> Selection:
+def select(listing_id: uuid.UUID, candidates: Sequence[P], kths: Mapping[uuid.UUID, Entry], k: int) -> Selection[P]:
     """The candidates of one listing to store, given each counterpart's k-th best stored match without this
     listing (absent when it has fewer than k such matches).
 
     `candidates` are the listing's candidates ranked for it, its k best first (Engine.shortlist). A candidate is
     kept when it is among the listing's k best or would enter the counterpart's k best; in that case the
     counterpart's k-th match moves to k+1 and is reported as displaced."""
-    kept: list[Candidate] = []
+    kept: list[P] = []
     displaced: list[tuple[uuid.UUID, Entry]] = []
     for position, candidate in enumerate(candidates):
         other = uuid.UUID(candidate.need_id if candidate.offer_id == str(listing_id) else candidate.offer_id)
@@ -80,8 +81,8 @@ def chosen_by_needs(
     """For each offer, the needs that count it among their k best."""
     chosen: dict[str, list[str]] = {}
     for done, need in enumerate(needs, start=1):
-        for candidate in index.candidates(need, k=k):
-            chosen.setdefault(candidate.offer_id, []).append(need)
+        for scored in index.ranked(need, k=k):
+            chosen.setdefault(scored.offer_id, []).append(need)
         if progress:
             progress(done)
     return chosen

@@ -20,7 +20,7 @@ from app.matches.engine import get_engine
 from app.matches.live import LiveIndex, changed_in_transaction, live_index, log_match_changes
 from app.matches.models import Match
 from app.webhooks import service as webhooks
-from matching.engine import Engine, Index
+from matching.engine import Engine, Index, Scored
 from matching.records import Candidate, Profile
 
 Progress = Callable[[str, int, int], None]
@@ -107,18 +107,19 @@ def _match(session: Session, live: LiveIndex, profile: Profile) -> list[Candidat
     matched_with = _parties(existing) - {listing_id}
     candidates, kths = _candidates(session, live, profile, k, matched_with)
     selection = shortlist.select(listing_id, candidates, kths, k)
-    counterparts = [_other(c, profile.listing.id) for c in selection.kept]
+    kept = [get_engine().candidate(scored) for scored in selection.kept]
+    counterparts = [_other(c, profile.listing.id) for c in kept]
     owners = {uuid.UUID(p.listing.id): uuid.UUID(p.listing.organization_id) for p in _profiles(live, counterparts)}
     owners[listing_id] = uuid.UUID(profile.listing.organization_id)
-    _sync(session, existing, selection.kept, get_engine().version_, owners)
+    _sync(session, existing, kept, get_engine().version_, owners)
     live.matches_changed(session, {listing_id, *matched_with, *counterparts})
     _drop_displaced(session, live, selection.displaced, profile.listing.kind, k)
-    return selection.kept
+    return kept
 
 
 def _candidates(
     session: Session, live: LiveIndex, profile: Profile, k: int, matched_with: set[uuid.UUID]
-) -> tuple[list[Candidate], dict[uuid.UUID, shortlist.Entry]]:
+) -> tuple[list[Scored], dict[uuid.UUID, shortlist.Entry]]:
     """The listing's candidates worth storing (Engine.shortlist), and the k-th best stored match of each candidate's
     counterpart (without this listing), which decides that. Counterparts the database no longer holds as taking
     part (changed behind the service's back) are taken out of the index and the search runs again."""
@@ -197,7 +198,7 @@ def _parties(matches: Iterable[Key]) -> set[uuid.UUID]:
     return {listing_id for pair in matches for listing_id in pair}
 
 
-def _other(candidate: Candidate, listing_id: str) -> uuid.UUID:
+def _other(candidate: Candidate | Scored, listing_id: str) -> uuid.UUID:
     """The candidate's counterpart of this listing."""
     return uuid.UUID(candidate.need_id if candidate.offer_id == listing_id else candidate.offer_id)
 

@@ -168,7 +168,8 @@ def test_a_shortlist_holds_the_k_best_and_every_candidate_that_reaches_its_count
         scope = case_index.scope(case_index.profiles[listing.id])
         # Some counterparts take any pair, some only pairs above a random floor, some none; some floors unknown.
         floor_of = {other: rng.choice([0.0, rng.uniform(0.3, 0.9), 2.0, math.nan]) for other in scope.ids()}
-        short = matcher.shortlist(scope, k, np.array([floor_of[other] for other in scope.ids()]))
+        scored = matcher.shortlist(scope, k, np.array([floor_of[other] for other in scope.ids()]))
+        short = [matcher.candidate(pair) for pair in scored]
         assert short[:k] == full[:k]
         assert all(candidate in full for candidate in short)
         partners = _partners(full, listing.id)
