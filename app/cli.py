@@ -152,10 +152,14 @@ def _print_row_errors(where: str, errors: list[dict[str, Any]]) -> None:
         print(f"{place}{error['field']}: {error['message']}")
 
 
+_stage_started: dict[str, float] = {}
+
+
 def _progress(label: str, done: int, total: int) -> None:
     width = 30
     filled = width * done // max(total, 1)
-    end = "\n" if done >= total else ""
+    started = _stage_started.setdefault(label, time.perf_counter())
+    end = f" in {time.perf_counter() - started:.1f} s\n" if done >= total else ""
     print(
         f"\r{label:<20} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end=end, file=sys.stderr, flush=True
     )

@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     seed_data_dir: Path = SEED_DATA_DIR
     # Matches stored per listing: each listing's best this many, as offer and as need (app/matches/shortlist.py).
     matches_per_listing: int = Field(default=25, ge=1)
+    # Processes a full rebuild enriches and ranks in (app/matches/forked.py): 0 means one per core.
+    rebuild_processes: int = Field(default=0, ge=0)
     # Pages of GET /listings/{id}/matches kept by each server process (app/matches/page_cache.py); 0 turns it off.
     page_cache_mb: int = Field(default=128, ge=0)
     # Webhooks: a background thread in each API process sends due deliveries (see app/webhooks/delivery.py).

@@ -17,6 +17,7 @@ from app.db import utcnow
 from app.listings.models import Listing
 from app.matches import adapter, repository, shortlist
 from app.matches.engine import get_engine
+from app.matches.forked import Forked, processes_for
 from app.matches.live import LiveIndex, changed_in_transaction, live_index, log_match_changes
 from app.matches.models import Match
 from app.webhooks import service as webhooks
@@ -28,6 +29,12 @@ Key = tuple[uuid.UUID, uuid.UUID]
 
 ENRICH_BATCH = 500
 OFFER_BATCH = 500  # a rebuild compares and writes the matches of this many offers at a time
+PARALLEL_FROM = 5000  # listings; below this a rebuild runs in one process
+
+# A candidate as a rebuild's ranking processes send it: offer and need ids, then the values of ENGINE_FIELDS with
+# the JSON ones encoded. Plain strings and floats: encoding the JSON is the larger part of a row's cost, and text
+# crosses the pipe several times faster than nested lists, dicts and UUIDs.
+Fresh = tuple[Any, ...]
 
 
 @dataclass(frozen=True)
@@ -208,37 +215,46 @@ def refresh_organization(session: Session, listings_of_owner: Iterable[Listing])
         refresh(session, listing)
 
 
-def rebuild(session: Session, progress: Progress | None = None) -> RebuildReport:
+def rebuild(session: Session, progress: Progress | None = None, processes: int | None = None) -> RebuildReport:
     """Recomputes every profile and every match in one transaction: a failure leaves the previous matches intact.
 
     Offers are matched in batches, in id order; each batch's stored matches are read, compared with the fresh
-    candidates and only the differences written, so memory holds one batch of matches, not all of them.
+    candidates and only the differences written, so memory holds one batch of matches, not all of them. Enriching
+    and ranking run in `processes` forked processes (default: SYMBIOZA_REBUILD_PROCESSES; small databases in this
+    one) while this process writes.
     """
     engine = get_engine()
     repository.lock_matches(session)
     repository.restart_change_log(session)
-    rows, profiles = _refresh_profiles(session, engine, progress)
+    rows = repository.all_listing_rows(session)
+    workers = _processes(processes, len(rows))
+    profiles = _profiles_of(engine, rows, workers, progress)
+    _store_profiles(session, rows, profiles)
     taking_part = [profile for row, profile in zip(rows, profiles, strict=True) if is_eligible(row)]
     index = Index(engine).add_profiles(taking_part)
-    offers = [profile.listing.id for profile in taking_part if profile.listing.kind == "offer"]
+    del profiles, taking_part  # the index holds the profiles that take part; forked processes need no more
     k = get_settings().matches_per_listing
-    needs = [p.listing.id for p in taking_part if p.listing.kind == "need"]
-    chosen = shortlist.chosen_by_needs(index, needs, k, _counting(progress, "ranking offers for needs", len(needs)))
+    offers = sorted(p.listing.id for p in index.profiles.values() if p.listing.kind == "offer")
+    needs = sorted(p.listing.id for p in index.profiles.values() if p.listing.kind == "need")
     owners = {row.id: row.organization_id for row in rows}
     subscribers = repository.match_created_subscribers(session)
     matches = added = changed = removed = 0
-    for start in range(0, len(offers), OFFER_BATCH):
-        batch = offers[start : start + OFFER_BATCH]
-        candidates = [c for offer in batch for c in shortlist.kept_of_offer(index, offer, chosen.get(offer, ()), k)]
-        counts = _merge(session, batch, candidates, engine.version_, owners, subscribers)
-        matches, added, changed, removed = (
-            matches + len(candidates),
-            added + counts[0],
-            changed + counts[1],
-            removed + counts[2],
-        )
+    with Forked(_Ranking(index, k, engine.version_), workers) as work:
+        chosen = _chosen_by_needs(work, needs, progress)
+        batches = [offers[start : start + OFFER_BATCH] for start in range(0, len(offers), OFFER_BATCH)]
+        tasks = [(batch, {offer: chosen.get(offer, []) for offer in batch}) for batch in batches]
         if progress:
-            progress("matching offers", start + len(batch), len(offers))
+            progress("matching offers", 0, len(offers))
+        for done, (batch, values) in enumerate(zip(batches, work.map(_kept_of_offers, tasks), strict=True), 1):
+            counts = _merge(session, batch, values, owners, subscribers)
+            matches, added, changed, removed = (
+                matches + len(values),
+                added + counts[0],
+                changed + counts[1],
+                removed + counts[2],
+            )
+            if progress:
+                progress("matching offers", min(done * OFFER_BATCH, len(offers)), len(offers))
     removed += repository.delete_untouched_matches_of_non_offers(session)
     repository.analyze(session)
     return RebuildReport(len(rows), matches, added, changed, removed)
@@ -249,43 +265,87 @@ def refresh_profiles(session: Session, progress: Progress | None = None) -> int:
     listings there are. A rebuild does this first; alone, it prepares a loaded database for incremental writes."""
     repository.lock_matches(session)
     repository.restart_change_log(session)
-    rows, _ = _refresh_profiles(session, get_engine(), progress)
+    rows = repository.all_listing_rows(session)
+    profiles = _profiles_of(get_engine(), rows, _processes(None, len(rows)), progress)
+    _store_profiles(session, rows, profiles)
     return len(rows)
 
 
-def _refresh_profiles(
-    session: Session, engine: Engine, progress: Progress | None
-) -> tuple[Sequence[Any], list[Profile]]:
-    rows = repository.all_listing_rows(session)
-    profiles = _profiles_in_batches(engine, rows, progress)
-    _store_profiles(session, rows, profiles)
-    return rows, profiles
+def _processes(asked: int | None, listings: int) -> int:
+    """How many processes a rebuild uses: as asked, else as configured, except that a small database is done here
+    (forking costs more than it saves)."""
+    if asked is not None:
+        return asked
+    return processes_for(get_settings().rebuild_processes) if listings >= PARALLEL_FROM else 1
 
 
-def _counting(progress: Progress | None, stage: str, total: int) -> Callable[[int], None] | None:
-    """A progress callback for one stage that reports every OFFER_BATCH steps."""
-    if progress is None:
-        return None
-    tell = progress
-
-    def report(done: int) -> None:
-        if done % OFFER_BATCH == 0 or done == total:
-            tell(stage, done, total)
-
-    return report
-
-
-def _profiles_in_batches(engine: Engine, rows: Sequence[Any], progress: Progress | None) -> list[Profile]:
+def _profiles_of(engine: Engine, rows: Sequence[Any], processes: int, progress: Progress | None) -> list[Profile]:
+    """Every row's profile, enriched in batches (in forked processes, which inherit the rows)."""
     profiles: list[Profile] = []
-    for start in range(0, len(rows), ENRICH_BATCH):
-        batch = rows[start : start + ENRICH_BATCH]
-        owners = [adapter.Owner(row.owner_lat, row.owner_lon, row.owner_nace, row.owner_region) for row in batch]
-        profiles.extend(
-            engine.profiles([adapter.record_of(row, owner) for row, owner in zip(batch, owners, strict=True)])
-        )
-        if progress:
-            progress("enriching listings", len(profiles), len(rows))
+    if progress:
+        progress("enriching listings", 0, len(rows))
+    with Forked((engine, rows), processes) as work:
+        for batch in work.map(_enrich, range(0, len(rows), ENRICH_BATCH)):
+            profiles.extend(batch)
+            if progress:
+                progress("enriching listings", len(profiles), len(rows))
     return profiles
+
+
+def _enrich(state: tuple[Engine, Sequence[Any]], start: int) -> list[Profile]:
+    engine, rows = state
+    batch = rows[start : start + ENRICH_BATCH]
+    owners = [adapter.Owner(row.owner_lat, row.owner_lon, row.owner_nace, row.owner_region) for row in batch]
+    return engine.profiles([adapter.record_of(row, owner) for row, owner in zip(batch, owners, strict=True)])
+
+
+@dataclass(frozen=True)
+class _Ranking:
+    """What the ranking processes inherit."""
+
+    index: Index
+    k: int
+    version: str
+
+
+def _chosen_by_needs(work: "Forked[_Ranking]", needs: Sequence[str], progress: Progress | None) -> dict[str, list[str]]:
+    """For each offer, the needs that count it among their k best (in the order of `needs`)."""
+    chosen: dict[str, list[str]] = {}
+    chunks = [needs[start : start + OFFER_BATCH] for start in range(0, len(needs), OFFER_BATCH)]
+    done = 0
+    if progress:
+        progress("ranking offers for needs", 0, len(needs))
+    for chunk, best in zip(chunks, work.map(_best_of_needs, chunks), strict=True):
+        for need, offers in zip(chunk, best, strict=True):
+            for offer in offers:
+                chosen.setdefault(offer, []).append(need)
+        done += len(chunk)
+        if progress:
+            progress("ranking offers for needs", done, len(needs))
+    return chosen
+
+
+def _best_of_needs(state: _Ranking, needs: Sequence[str]) -> list[list[str]]:
+    return [[scored.offer_id for scored in state.index.ranked(need, k=state.k)] for need in needs]
+
+
+def _kept_of_offers(state: _Ranking, task: tuple[Sequence[str], Mapping[str, Sequence[str]]]) -> list[Fresh]:
+    """These offers' kept candidates (shortlist.kept_of_offer) as Fresh rows."""
+    offers, chosen = task
+    kept = (c for offer in offers for c in shortlist.kept_of_offer(state.index, offer, chosen[offer], state.k))
+    return [_fresh(c, state.version) for c in kept]
+
+
+def _fresh(candidate: Candidate, version: str) -> Fresh:
+    values = adapter.match_values(candidate, version)
+    encoded = (json.dumps(values[f]) if f in repository.JSON_FIELDS else values[f] for f in repository.ENGINE_FIELDS)
+    return (candidate.offer_id, candidate.need_id, *encoded)
+
+
+def _values(fresh: Fresh) -> tuple[Key, dict[str, Any]]:
+    fields = zip(repository.ENGINE_FIELDS, fresh[2:], strict=True)
+    values = {f: repository.JsonText(v) if f in repository.JSON_FIELDS else v for f, v in fields}
+    return (uuid.UUID(fresh[0]), uuid.UUID(fresh[1])), values
 
 
 def _store_profiles(session: Session, rows: Sequence[Any], profiles: Sequence[Profile]) -> None:
@@ -311,19 +371,17 @@ def _store_profiles(session: Session, rows: Sequence[Any], profiles: Sequence[Pr
 def _merge(
     session: Session,
     offers: Sequence[str],
-    candidates: Sequence[Candidate],
-    version: str,
+    fresh: Sequence[Fresh],
     owners: Mapping[uuid.UUID, uuid.UUID],
     subscribers: set[uuid.UUID],
 ) -> tuple[int, int, int]:
-    """Makes the stored matches of these offers equal to their candidates; returns (added, changed, removed)."""
+    """Makes the stored matches of these offers equal to their fresh candidates; returns (added, changed,
+    removed)."""
     stored = {(r.offer_id, r.need_id): r for r in repository.stored_matches_of_offers(session, _uuids(offers))}
     now = utcnow()
     new_rows: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
-    for candidate in candidates:
-        key = (uuid.UUID(candidate.offer_id), uuid.UUID(candidate.need_id))
-        values = adapter.match_values(candidate, version)
+    for key, values in map(_values, fresh):
         old = stored.pop(key, None)
         if old is None:
             new_rows.append(_new_match(key, values, now))
@@ -394,7 +452,7 @@ def _differs(stored: Any, values: Mapping[str, Any]) -> bool:
     """Whether the stored engine fields differ from fresh values (JSON fields come back as the text stored, which
     is what the JSON type writes: json.dumps of the value)."""
     for field in repository.ENGINE_FIELDS:
-        fresh = json.dumps(values[field]) if field in repository.JSON_FIELDS else values[field]
+        fresh = repository.json_text(values[field]) if field in repository.JSON_FIELDS else values[field]
         if getattr(stored, field) != fresh:
             return True
     return False

@@ -1,6 +1,7 @@
 """The command line, run in-process against a fresh SQLite database built by the real migrations."""
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -154,4 +155,5 @@ def test_match_rebuild_prints_progress_and_totals(fresh_database: str, capsys: p
     assert main(["match", "--rebuild"]) == 0
     captured = capsys.readouterr()
     assert "ranking offers for needs" in captured.err and "matching offers" in captured.err
+    assert re.search(r"matching offers +\[#+\] \d+/\d+ in \d+\.\d s\n", captured.err)
     assert f"{stored} matches (0 added, 0 changed, 0 removed)" in captured.out

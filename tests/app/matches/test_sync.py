@@ -4,9 +4,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete, event, select, update
 from sqlalchemy.orm import Session
 
+from app.config import SEED_DATA_DIR
 from app.listings.models import Listing
-from app.matches import sync
+from app.matches import adapter, repository, sync
+from app.matches.engine import get_engine
 from app.matches.models import Match
+from app.seed import load_demo
 from tests.app.matches.test_router import ASH, CEMENT_NEED
 from tests.conftest import Api
 
@@ -71,3 +74,46 @@ def test_a_rebuild_looks_webhook_subscriptions_up_once(api: Api, client: TestCli
     session.commit()
     assert report.added == 4
     assert sum("webhook_subscriptions" in s for s in statements) == 1
+
+
+def _engine_fields(session: Session) -> dict[tuple[str, str], tuple[object, ...]]:
+    return {key: tuple(getattr(m, f) for f in repository.ENGINE_FIELDS) for key, m in _stored(session).items()}
+
+
+def test_a_rebuild_in_forked_processes_stores_what_one_process_stores(session: Session) -> None:
+    load_demo(session, SEED_DATA_DIR / "demo" / "region.json")
+    session.commit()
+    sync.rebuild(session, processes=1)
+    session.commit()
+    alone = _engine_fields(session)
+    assert len(alone) > 100
+    # What is stored is what the engine says of each pair.
+    engine = get_engine()
+    profiles = {p.listing.id: p for p in engine.profiles([adapter.record(x) for x in session.scalars(select(Listing))])}
+    for (offer_id, need_id), fields in alone.items():
+        candidate = engine.pair(profiles[offer_id], profiles[need_id])
+        assert candidate is not None
+        values = adapter.match_values(candidate, engine.version_)
+        assert fields == tuple(values[f] for f in repository.ENGINE_FIELDS)
+
+    # Updates: one matched offer changes behind the engine's back and back again, each time rebuilt.
+    offer = session.get(Listing, _stored(session)[next(iter(alone))].offer_id)
+    assert offer is not None and offer.quantity is not None
+    quantity = offer.quantity
+    session.execute(update(Listing).where(Listing.id == offer.id).values(quantity=quantity * 3))
+    session.commit()
+    assert sync.rebuild(session, processes=1).changed > 0
+    session.execute(update(Listing).where(Listing.id == offer.id).values(quantity=quantity))
+    session.commit()
+    report = sync.rebuild(session, processes=2)
+    session.commit()
+    assert report.changed > 0 and (report.added, report.removed) == (0, 0)
+    assert _engine_fields(session) == alone
+
+    # Inserts: from an empty table.
+    session.execute(delete(Match))
+    session.commit()
+    report = sync.rebuild(session, processes=2)
+    session.commit()
+    assert (report.added, report.matches) == (len(alone), len(alone))
+    assert _engine_fields(session) == alone
