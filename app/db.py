@@ -50,17 +50,43 @@ def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, **pool: Any) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pool)
         event.listen(engine, "connect", _enable_sqlite_foreign_keys)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **pool)
 
 
 @lru_cache
 def get_engine() -> Engine:
     return make_engine(get_settings().database_url)
+
+
+@lru_cache
+def get_loop_engine() -> Engine:
+    """One connection for what the event loop reads itself (see loop_session): authentication, and whether a kept
+    page of matches is still current, so that a request answered from memory needs no worker thread."""
+    # Timeout 0: the loop uses its connection without awaiting in between, so it is always free; were it not (a
+    # bug), a request fails at once rather than blocking the loop while the holder waits for the loop.
+    return make_engine(get_settings().database_url, pool_size=1, max_overflow=0, pool_timeout=0)
+
+
+def forget_engines() -> None:
+    """Forgets the settings and every engine built from them (for a process pointed at another database); the
+    next use builds them again."""
+    for engine in (get_engine, get_loop_engine):
+        if engine.cache_info().currsize:
+            engine().dispose()
+    for cached in (get_settings, get_engine, get_loop_engine, get_session_factory):
+        cached.cache_clear()
+
+
+@contextmanager
+def loop_session() -> Iterator[Session]:
+    """A short read on the event loop's own connection, committed and given back before anything is awaited."""
+    with Session(get_loop_engine()) as session, session.begin():
+        yield session
 
 
 @lru_cache

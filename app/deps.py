@@ -12,7 +12,7 @@ from app.auth.principal import Principal
 from app.auth.ratelimit import RateLimiter
 from app.auth.service import authenticate
 from app.config import get_settings
-from app.db import session_scope
+from app.db import loop_session, session_scope
 from app.errors import InvalidField, Unauthorized
 from app.idempotency import service as idempotency
 
@@ -29,14 +29,14 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer <key>`")
 
 
-def get_principal(
-    request: Request,
-    session: SessionDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+async def get_principal(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
+    """On the event loop (one indexed read, on its own connection): a worker thread for it would cost more."""
     if credentials is None:
         raise Unauthorized("This endpoint needs an API key: send 'Authorization: Bearer <key>'.")
-    principal = authenticate(session, credentials.credentials)
+    with loop_session() as session:
+        principal = authenticate(session, credentials.credentials)
     limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
     if limiter is not None:
         limiter.take(principal.key_id)

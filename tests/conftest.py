@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, delete, make_url, text
 from sqlalchemy.orm import Session
 
-from app import config, db
+from app import db
 from app.auth.service import create_key
 from app.main import create_app
 from app.migrate import load_catalogues, upgrade
@@ -22,11 +22,6 @@ from app.models import ApiKey, Listing, Organization, WebhookDelivery, WebhookSu
 
 POSTGRES_URL = os.environ.get("SYMBIOZA_TEST_POSTGRES_URL")
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
-def _reset_caches() -> None:
-    for cached in (config.get_settings, db.get_engine, db.get_session_factory):
-        cached.cache_clear()
 
 
 def _worker_database(url: str) -> str:
@@ -67,12 +62,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         url = _worker_database(POSTGRES_URL)
         _fresh_postgres(url)
     os.environ["SYMBIOZA_DATABASE_URL"] = url
-    _reset_caches()
+    db.forget_engines()
     upgrade(url)
     load_catalogues()
     yield url
-    db.get_engine().dispose()
-    _reset_caches()
+    db.forget_engines()
 
 
 @pytest.fixture

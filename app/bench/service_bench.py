@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select, text
 
-from app import config, db
+from app import db
 from app.auth.service import create_key
 from app.bench import wrk
 from app.bench.engine_bench import percentiles
@@ -66,8 +66,7 @@ API_FIELDS = (
 def use_database(url: str) -> None:
     """Points this process (and the processes it starts) at a database."""
     os.environ["SYMBIOZA_DATABASE_URL"] = url
-    for cached in (config.get_settings, db.get_engine, db.get_session_factory):
-        cached.cache_clear()
+    db.forget_engines()
 
 
 def reset_database(url: str) -> None:

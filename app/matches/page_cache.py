@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from app.config import get_settings
+from app.db import get_engine
 from app.matches import repository
 
 
@@ -45,11 +46,9 @@ class PageCache:
         if self.max_bytes <= 0:
             return build()
         seen = self._catch_up(session)
-        with self._lock:
-            kept = self._pages.get(key)
-            if kept is not None:
-                self._pages.move_to_end(key)
-                return kept[0]
+        kept = self._get(key)
+        if kept is not None:
+            return kept
         body = build()
         if len(body) > self.max_bytes:
             return body
@@ -58,6 +57,14 @@ class PageCache:
             if self._seen == seen:
                 self._put(key, body, listings)
         return body
+
+    def kept(self, session: Session, key: Hashable) -> bytes | None:
+        """The page under `key` if it is kept and nothing it shows has changed; never builds one (a caller on the
+        event loop asks this first and builds elsewhere)."""
+        if self.max_bytes <= 0:
+            return None
+        self._catch_up(session)
+        return self._get(key)
 
     def __len__(self) -> int:
         return len(self._pages)
@@ -82,6 +89,14 @@ class PageCache:
                         self._forget(listing)
                     self._seen = max([last, *(seq for seq, _, _ in changes)])
             return self._seen
+
+    def _get(self, key: Hashable) -> bytes | None:
+        with self._lock:
+            kept = self._pages.get(key)
+            if kept is None:
+                return None
+            self._pages.move_to_end(key)
+            return kept[0]
 
     def _put(self, key: Hashable, body: bytes, listings: frozenset[uuid.UUID]) -> None:
         self._drop(key)
@@ -118,9 +133,9 @@ _caches: dict[Engine, PageCache] = {}
 _registry_lock = threading.Lock()
 
 
-def page_cache(session: Session) -> PageCache:
-    """This process's cache for the session's database."""
-    engine = session.get_bind().engine
+def page_cache() -> PageCache:
+    """This process's cache for the configured database."""
+    engine = get_engine()
     with _registry_lock:
         if engine not in _caches:
             _caches[engine] = PageCache(get_settings().page_cache_mb * 1024 * 1024)

@@ -3,8 +3,11 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
+from app.auth.principal import Principal
+from app.db import loop_session, session_scope
 from app.deps import MAX_OFFSET, IfMatchDep, PageDep, PrincipalDep, SessionDep, etag
 from app.errors import InvalidField
 from app.listings import service as listings
@@ -31,9 +34,8 @@ Region = Annotated[str | None, Query(pattern=r"^[A-Z]{2}[0-9A-Z]{0,3}$", descrip
 
 
 @router.get("/listings/{listing_id}/matches", response_model=MatchList)
-def listing_matches(
+async def listing_matches(
     listing_id: uuid.UUID,
-    session: SessionDep,
     principal: PrincipalDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
@@ -43,8 +45,18 @@ def listing_matches(
 ) -> Response:
     """Ranked candidates for one listing, best first, each with its reasons and estimated impact."""
     asked = service.ListingPage(listing_id, min_score, max_distance_km, rule, limit, offset)
+    # A kept page is answered here, on the event loop; building one takes a worker thread and its own session.
+    with loop_session() as session:
+        page = service.kept_listing_page(session, principal, asked)
+    if page is None:
+        page = await run_in_threadpool(_built_listing_page, principal, asked)
     # Sent as the service serialised it: the page is validated, and FastAPI would validate and encode it again.
-    return Response(service.listing_page(session, principal, asked), media_type="application/json")
+    return Response(page, media_type="application/json")
+
+
+def _built_listing_page(principal: Principal, asked: service.ListingPage) -> bytes:
+    with session_scope() as session:
+        return service.listing_page(session, principal, asked)
 
 
 @router.get(

@@ -1,7 +1,7 @@
 """Reading matches and moving them through the exchange workflow, as each caller is allowed to."""
 
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,8 +106,17 @@ def listing_page(session: Session, principal: Principal, asked: ListingPage) -> 
     def depends_on() -> set[uuid.UUID]:
         return {asked.listing_id, *repository.matched_with(session, asked.listing_id)}
 
-    view = (principal.role, principal.organization_id, principal.regions)
-    return page_cache(session).page(session, (asked, view), build, depends_on)
+    return page_cache().page(session, _page_key(principal, asked), build, depends_on)
+
+
+def kept_listing_page(session: Session, principal: Principal, asked: ListingPage) -> bytes | None:
+    """listing_page() when this process keeps the page and nothing it shows has changed; else None (the session
+    only reads what changed since)."""
+    return page_cache().kept(session, _page_key(principal, asked))
+
+
+def _page_key(principal: Principal, asked: ListingPage) -> Hashable:
+    return asked, (principal.role, principal.organization_id, principal.regions)
 
 
 def page(

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from app import config, db
+from app import db
 from app.cli import build_parser, main
 from app.main import create_app
 from app.models import EwcCode, Listing, Match, Organization
@@ -21,14 +21,11 @@ def fresh_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     previous = os.environ.get("SYMBIOZA_DATABASE_URL")
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     monkeypatch.setenv("SYMBIOZA_DATABASE_URL", url)
-    for cached in (config.get_settings, db.get_engine, db.get_session_factory):
-        cached.cache_clear()
+    db.forget_engines()
     yield url
-    db.get_engine().dispose()
     if previous is not None:
         monkeypatch.setenv("SYMBIOZA_DATABASE_URL", previous)
-    for cached in (config.get_settings, db.get_engine, db.get_session_factory):
-        cached.cache_clear()
+    db.forget_engines()
 
 
 def _count(model: type[object]) -> int:

@@ -1,9 +1,13 @@
-"""db.transaction_info: what a write remembers between its steps lives exactly as long as its transaction."""
+"""db.transaction_info: what a write remembers between its steps lives exactly as long as its transaction; the
+event loop's own connection never makes it wait."""
 
+import time
+
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from app.db import transaction_info
+from app.db import get_loop_engine, transaction_info
 
 
 def test_transaction_info_is_forgotten_when_the_transaction_commits_or_rolls_back(engine: Engine) -> None:
@@ -28,3 +32,18 @@ def test_a_savepoint_ending_keeps_what_the_outer_transaction_remembers(engine: E
             session.execute(text("SELECT 1"))
         assert transaction_info(session) == {"seen": 3}
         session.rollback()
+
+
+def test_a_request_whose_loop_connection_is_taken_fails_at_once_instead_of_blocking(
+    client: TestClient, admin_key: str
+) -> None:
+    """The event loop's one connection is free whenever the loop asks for it; were it held (a bug: something awaited
+    while holding it), waiting would block the loop and with it whoever holds the connection."""
+    headers = {"Authorization": f"Bearer {admin_key}"}
+    with get_loop_engine().connect():
+        started = time.perf_counter()
+        refused = client.get("/api/v1/me", headers=headers)
+        assert time.perf_counter() - started < 5
+    assert refused.status_code == 503
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert client.get("/api/v1/me", headers=headers).status_code == 200

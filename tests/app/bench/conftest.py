@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from app import config, db
+from app import db
 
 
 @pytest.fixture
@@ -14,7 +14,5 @@ def scratch_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
     url = f"sqlite:///{tmp_path / 'bench.db'}"
     monkeypatch.setenv("SYMBIOZA_DATABASE_URL", os.environ.get("SYMBIOZA_DATABASE_URL", url))
     yield url
-    db.get_engine().dispose()
     monkeypatch.undo()
-    for cached in (config.get_settings, db.get_engine, db.get_session_factory):
-        cached.cache_clear()
+    db.forget_engines()
