@@ -39,3 +39,9 @@ def describe(database: str | None = None) -> dict[str, str]:
 def peak_rss_mb() -> float:
     """The most resident memory this process has used so far (Linux reports kilobytes)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def children_peak_rss_mb() -> float:
+    """The most resident memory any finished child of this process used (forked ones count pages they still
+    share with this process too)."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024

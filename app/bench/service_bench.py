@@ -28,7 +28,7 @@ from app.auth.service import create_key
 from app.bench import wrk
 from app.bench.engine_bench import percentiles
 from app.bench.generate import Dataset, generate
-from app.bench.machine import peak_rss_mb
+from app.bench.machine import children_peak_rss_mb, peak_rss_mb
 from app.matches import repository
 from app.matches.models import Match
 from app.organizations.models import Organization
@@ -142,8 +142,8 @@ def vacuum() -> None:
 
 
 def rebuild() -> dict[str, Any]:
-    """`symbioza match --rebuild` on the configured database: wall time, this process's peak memory, what it
-    wrote and how large the tables are afterwards."""
+    """`symbioza match --rebuild` on the configured database: wall time, this process's peak memory and that of
+    the largest process it forked, what it wrote and how large the tables are afterwards."""
     from app.matches.sync import rebuild as rebuild_matches
 
     started = time.perf_counter()
@@ -158,6 +158,7 @@ def rebuild() -> dict[str, Any]:
         "removed": report.removed,
         "seconds": seconds,
         "peak_rss_mb": peak_rss_mb(),
+        "forked_peak_rss_mb": children_peak_rss_mb(),
         "table_mb": table_sizes(),
     }
 

@@ -9,6 +9,7 @@ import functools
 import gc
 import multiprocessing
 import os
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
@@ -42,8 +43,19 @@ class Forked(Generic[S]):
     def map(self, function: Callable[[S, T], R], tasks: Iterable[T]) -> Iterator[R]:
         if self._pool is None:
             return (function(self.state, task) for task in tasks)
-        results: Iterator[R] = self._pool.imap(functools.partial(_call, function), tasks)
-        return results
+        return self._in_order(functools.partial(_call, function), tasks)
+
+    def _in_order(self, call: Callable[[T], R], tasks: Iterable[T]) -> Iterator[R]:
+        """Results in the order of the tasks, with at most two tasks a process under way: when the caller is
+        slower than the processes (writing to a slow database), finished results wait in memory, and a rebuild's
+        results are gigabytes in all."""
+        pending: deque[Any] = deque()
+        for task in tasks:
+            pending.append(self._pool.apply_async(call, (task,)))
+            if len(pending) >= 2 * self.processes:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
