@@ -35,11 +35,6 @@ class RuleScorer:
     def __init__(self, weights: Mapping[str, float] | None = None) -> None:
         self.weights = dict(weights or DEFAULT_WEIGHTS)
 
-    def compare(self, pair: Pair) -> tuple[Comparison, ...] | None:
-        """Every comparison of the pair, or None as soon as a hard constraint fails."""
-        outcomes = self.outcomes(pair)
-        return None if outcomes is None else self.comparisons(outcomes)
-
     def outcomes(self, pair: Pair) -> tuple[Outcome, ...] | None:
         """What each comparison found (in COMPARISONS order, sentences not yet written), or None as soon as a hard
         constraint fails."""
@@ -52,6 +47,7 @@ class RuleScorer:
         return tuple(found)
 
     def comparisons(self, outcomes: tuple[Outcome, ...]) -> tuple[Comparison, ...]:
+        """The outcomes written out: each comparison's value, weight, share of the score and sentence."""
         total = sum(self.weights.values())
         results = []
         for name, outcome in zip(COMPARISONS, outcomes, strict=True):

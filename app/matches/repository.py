@@ -546,7 +546,7 @@ def update_matches(session: Session, rows: Sequence[dict[str, Any]]) -> None:
 
 
 def _prefixed(row: dict[str, Any]) -> dict[str, Any]:
-    return {f"new_{f}": row[f] for f in ENGINE_FIELDS} | _decoded({f"new_{f}": row[f] for f in JSON_FIELDS})
+    return _decoded({f"new_{f}": row[f] for f in ENGINE_FIELDS})
 
 
 def delete_matches(session: Session, match_ids: Sequence[uuid.UUID]) -> None:

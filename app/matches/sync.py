@@ -232,11 +232,12 @@ def rebuild(session: Session, progress: Progress | None = None, processes: int |
     _store_profiles(session, rows, profiles)
     taking_part = [profile for row, profile in zip(rows, profiles, strict=True) if is_eligible(row)]
     index = Index(engine).add_profiles(taking_part)
-    del profiles, taking_part  # the index holds the profiles that take part; forked processes need no more
+    listings, owners = len(rows), {row.id: row.organization_id for row in rows}
+    # The index holds the profiles taking part; what else the rows held is not needed again, nor forked.
+    del rows, profiles, taking_part
     k = get_settings().matches_per_listing
     offers = sorted(p.listing.id for p in index.profiles.values() if p.listing.kind == "offer")
     needs = sorted(p.listing.id for p in index.profiles.values() if p.listing.kind == "need")
-    owners = {row.id: row.organization_id for row in rows}
     subscribers = repository.match_created_subscribers(session)
     matches = added = changed = removed = 0
     with Forked(_Ranking(index, k, engine.version_), workers) as work:
@@ -257,7 +258,7 @@ def rebuild(session: Session, progress: Progress | None = None, processes: int |
                 progress("matching offers", min(done * OFFER_BATCH, len(offers)), len(offers))
     removed += repository.delete_untouched_matches_of_non_offers(session)
     repository.analyze(session)
-    return RebuildReport(len(rows), matches, added, changed, removed)
+    return RebuildReport(listings, matches, added, changed, removed)
 
 
 def refresh_profiles(session: Session, progress: Progress | None = None) -> int:
