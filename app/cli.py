@@ -152,14 +152,15 @@ def _print_row_errors(where: str, errors: list[dict[str, Any]]) -> None:
         print(f"{place}{error['field']}: {error['message']}")
 
 
-_stage_started: dict[str, float] = {}
+_stage_started: dict[str, float] = {}  # stages under way: when each began
 
 
 def _progress(label: str, done: int, total: int) -> None:
     width = 30
     filled = width * done // max(total, 1)
-    started = _stage_started.setdefault(label, time.perf_counter())
-    end = f" in {time.perf_counter() - started:.1f} s\n" if done >= total else ""
+    if done == 0 or label not in _stage_started:
+        _stage_started[label] = time.perf_counter()
+    end = f" in {time.perf_counter() - _stage_started.pop(label):.1f} s\n" if done >= total else ""
     print(
         f"\r{label:<20} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end=end, file=sys.stderr, flush=True
     )

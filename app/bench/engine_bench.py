@@ -73,7 +73,7 @@ def rebuild(path: Path, seed_dir: Path, sample: int | None = None, seed: int = 1
     rng = random.Random(seed)
     ranked_offers = rng.sample(offers, sample) if sample and sample < len(offers) else offers
     ranked_needs = rng.sample(needs, sample) if sample and sample < len(needs) else needs
-    chosen = shortlist.chosen_by_needs(index, ranked_needs, k)
+    chosen = shortlist.chosen_by_needs((need, shortlist.best_offers(index, need, k)) for need in ranked_needs)
     needs_done = time.perf_counter()
     matches, above = 0, dict.fromkeys(SCORE_STEPS, 0)
     for offer in ranked_offers:

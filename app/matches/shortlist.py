@@ -11,7 +11,7 @@ next best may not be stored.
 """
 
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Generic, NamedTuple, TypeVar
 
 from matching.engine import Index
@@ -75,16 +75,17 @@ def select(listing_id: uuid.UUID, candidates: Sequence[P], kths: Mapping[uuid.UU
 # --- a full rebuild: the same selection, for every listing at once, from an in-memory index ---------------------
 
 
-def chosen_by_needs(
-    index: Index, needs: Sequence[str], k: int, progress: Callable[[int], None] | None = None
-) -> dict[str, list[str]]:
-    """For each offer, the needs that count it among their k best."""
+def best_offers(index: Index, need: str, k: int) -> list[str]:
+    """The offers this need counts among its k best."""
+    return [scored.offer_id for scored in index.ranked(need, k=k)]
+
+
+def chosen_by_needs(best: Iterable[tuple[str, Sequence[str]]]) -> dict[str, list[str]]:
+    """For each offer, the needs that count it among their k best, from each need's best_offers (in that order)."""
     chosen: dict[str, list[str]] = {}
-    for done, need in enumerate(needs, start=1):
-        for scored in index.ranked(need, k=k):
-            chosen.setdefault(scored.offer_id, []).append(need)
-        if progress:
-            progress(done)
+    for need, offers in best:
+        for offer in offers:
+            chosen.setdefault(offer, []).append(need)
     return chosen
 
 

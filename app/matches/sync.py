@@ -6,7 +6,7 @@ match is announced only to owners with a match.created subscription, looked up o
 
 import json
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +28,7 @@ Progress = Callable[[str, int, int], None]
 Key = tuple[uuid.UUID, uuid.UUID]
 
 ENRICH_BATCH = 500
-OFFER_BATCH = 500  # a rebuild compares and writes the matches of this many offers at a time
+BATCH = 500  # a rebuild ranks this many needs, and compares and writes the matches of this many offers, at a time
 PARALLEL_FROM = 5000  # listings; below this a rebuild runs in one process
 
 # A candidate as a rebuild's ranking processes send it: offer and need ids, then the values of ENGINE_FIELDS with
@@ -114,11 +114,12 @@ def _match(session: Session, live: LiveIndex, profile: Profile) -> list[Candidat
     matched_with = _parties(existing) - {listing_id}
     candidates, kths = _candidates(session, live, profile, k, matched_with)
     selection = shortlist.select(listing_id, candidates, kths, k)
-    kept = [get_engine().candidate(scored) for scored in selection.kept]
+    engine = get_engine()
+    kept = [engine.candidate(scored) for scored in selection.kept]
     counterparts = [_other(c, profile.listing.id) for c in kept]
     owners = {uuid.UUID(p.listing.id): uuid.UUID(p.listing.organization_id) for p in _profiles(live, counterparts)}
     owners[listing_id] = uuid.UUID(profile.listing.organization_id)
-    _sync(session, existing, kept, get_engine().version_, owners)
+    _sync(session, existing, kept, engine.version_, owners)
     live.matches_changed(session, {listing_id, *matched_with, *counterparts})
     _drop_displaced(session, live, selection.displaced, profile.listing.kind, k)
     return kept
@@ -242,7 +243,7 @@ def rebuild(session: Session, progress: Progress | None = None, processes: int |
     matches = added = changed = removed = 0
     with Forked(_Ranking(index, k, engine.version_), workers) as work:
         chosen = _chosen_by_needs(work, needs, progress)
-        batches = [offers[start : start + OFFER_BATCH] for start in range(0, len(offers), OFFER_BATCH)]
+        batches = [offers[start : start + BATCH] for start in range(0, len(offers), BATCH)]
         tasks = [(batch, {offer: chosen.get(offer, []) for offer in batch}) for batch in batches]
         if progress:
             progress("matching offers", 0, len(offers))
@@ -255,7 +256,7 @@ def rebuild(session: Session, progress: Progress | None = None, processes: int |
                 removed + counts[2],
             )
             if progress:
-                progress("matching offers", min(done * OFFER_BATCH, len(offers)), len(offers))
+                progress("matching offers", min(done * BATCH, len(offers)), len(offers))
     removed += repository.delete_untouched_matches_of_non_offers(session)
     repository.analyze(session)
     return RebuildReport(listings, matches, added, changed, removed)
@@ -310,24 +311,24 @@ class _Ranking:
 
 
 def _chosen_by_needs(work: "Forked[_Ranking]", needs: Sequence[str], progress: Progress | None) -> dict[str, list[str]]:
-    """For each offer, the needs that count it among their k best (in the order of `needs`)."""
-    chosen: dict[str, list[str]] = {}
-    chunks = [needs[start : start + OFFER_BATCH] for start in range(0, len(needs), OFFER_BATCH)]
-    done = 0
+    """shortlist.chosen_by_needs, the needs ranked in the forked processes."""
+    chunks = [needs[start : start + BATCH] for start in range(0, len(needs), BATCH)]
     if progress:
         progress("ranking offers for needs", 0, len(needs))
-    for chunk, best in zip(chunks, work.map(_best_of_needs, chunks), strict=True):
-        for need, offers in zip(chunk, best, strict=True):
-            for offer in offers:
-                chosen.setdefault(offer, []).append(need)
-        done += len(chunk)
-        if progress:
-            progress("ranking offers for needs", done, len(needs))
-    return chosen
+
+    def ranked() -> Iterator[tuple[str, list[str]]]:
+        done = 0
+        for chunk, best in zip(chunks, work.map(_best_of_needs, chunks), strict=True):
+            yield from zip(chunk, best, strict=True)
+            done += len(chunk)
+            if progress:
+                progress("ranking offers for needs", done, len(needs))
+
+    return shortlist.chosen_by_needs(ranked())
 
 
 def _best_of_needs(state: _Ranking, needs: Sequence[str]) -> list[list[str]]:
-    return [[scored.offer_id for scored in state.index.ranked(need, k=state.k)] for need in needs]
+    return [shortlist.best_offers(state.index, need, state.k) for need in needs]
 
 
 def _kept_of_offers(state: _Ranking, task: tuple[Sequence[str], Mapping[str, Sequence[str]]]) -> list[Fresh]:
