@@ -167,12 +167,16 @@ def _progress(label: str, done: int, total: int) -> None:
 
 
 def _match(args: argparse.Namespace) -> int:
-    from app.db import session_scope
+    from app.db import get_engine, session_scope
+    from app.matches import repository
     from app.matches.sync import rebuild
 
     started = time.perf_counter()
     with session_scope() as session:
         report = rebuild(session, progress=_progress)
+    _progress("vacuuming tables", 0, 1)
+    repository.vacuum(get_engine())
+    _progress("vacuuming tables", 1, 1)
     seconds = time.perf_counter() - started
     print(
         f"{report.listings} listings, {report.matches} matches "

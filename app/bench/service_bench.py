@@ -131,14 +131,7 @@ def _listing_row(raw: dict[str, Any], now: Any) -> dict[str, Any]:
 
 
 def vacuum() -> None:
-    """On PostgreSQL, VACUUM ANALYZE the matching tables, as autovacuum does some time after large writes: fresh
-    statistics for the planner, and a visibility map for index-only scans."""
-    engine = db.get_engine()
-    if engine.dialect.name != "postgresql":
-        return
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        for table in ("organizations", "listings", "listing_concepts", "matches"):
-            connection.execute(text(f"VACUUM ANALYZE {table}"))
+    repository.vacuum(db.get_engine())
 
 
 def rebuild() -> dict[str, Any]:

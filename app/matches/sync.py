@@ -222,7 +222,7 @@ def rebuild(session: Session, progress: Progress | None = None, processes: int |
     Offers are matched in batches, in id order; each batch's stored matches are read, compared with the fresh
     candidates and only the differences written, so memory holds one batch of matches, not all of them. Enriching
     and ranking run in `processes` forked processes (default: SYMBIOZA_REBUILD_PROCESSES; small databases in this
-    one) while this process writes.
+    one) while this process writes. Once committed, the caller should run repository.vacuum.
     """
     engine = get_engine()
     repository.lock_matches(session)
@@ -258,7 +258,6 @@ def rebuild(session: Session, progress: Progress | None = None, processes: int |
             if progress:
                 progress("matching offers", min(done * BATCH, len(offers)), len(offers))
     removed += repository.delete_untouched_matches_of_non_offers(session)
-    repository.analyze(session)
     return RebuildReport(listings, matches, added, changed, removed)
 
 
