@@ -495,7 +495,9 @@ def changes_since(session: Session, seq: int) -> list[tuple[int, uuid.UUID | Non
 
 
 def last_change(session: Session) -> int:
-    return session.scalar(select(func.coalesce(func.max(ListingChange.seq), 0))) or 0
+    # ORDER BY ... LIMIT 1 reads one index entry; max() was planned from the statistics of the table as a rebuild
+    # left it (empty), as a scan of the whole index: 3-6 ms a write at 14k changes (round 5, EXPLAIN ANALYZE).
+    return session.scalar(select(ListingChange.seq).order_by(ListingChange.seq.desc()).limit(1)) or 0
 
 
 def eligible_listing_rows(session: Session, listing_ids: Sequence[uuid.UUID] | None = None) -> list[Any]:
