@@ -284,7 +284,6 @@ def quick(
     )
     report.add(f"rebuild through the database, {listings:,} listings", fresh(isolate, service_bench.rebuild))
     report.add(f"rebuild again, nothing changed, {listings:,} listings", fresh(isolate, service_bench.rebuild))
-    service_bench.vacuum()
     admin, _ = service_bench.bench_keys(READ_REGIONS)
     bodies = service_bench.new_listings(requests + 3, seed, seed_dir)
     with service_bench.server(workers) as base:

@@ -142,6 +142,7 @@ def rebuild() -> dict[str, Any]:
     started = time.perf_counter()
     with db.session_scope() as session:
         report = rebuild_matches(session)
+    vacuum()  # as the CLI does once the rebuild has committed
     seconds = time.perf_counter() - started
     return {
         "listings": report.listings,

@@ -596,8 +596,8 @@ def delete_untouched_matches_of_non_offers(session: Session) -> int:
 def vacuum(engine: Engine) -> None:
     """On PostgreSQL, VACUUM ANALYZE the matching tables, as autovacuum does some time after large writes (if it
     runs at all: it may be off): fresh statistics for the planner, and the visibility map that lets the k-th match
-    queries scan the rank indexes alone. After a rebuild at 100k, writes took p95 252 ms before and 119-158 ms
-    after (round 5). Outside any transaction: VACUUM may not run inside one."""
+    queries scan the rank indexes alone (after a rebuild at 100k, writes took p95 252 ms without it; round 5).
+    Outside any transaction: VACUUM may not run inside one."""
     if engine.dialect.name != "postgresql":
         return
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
