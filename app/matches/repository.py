@@ -1,5 +1,4 @@
 import functools
-import json
 import typing
 import uuid
 from collections.abc import Iterable, Sequence
@@ -37,7 +36,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, aliased
 
 from app.auth.principal import Principal
-from app.db import utcnow
+from app.db import json_dumps, json_loads, utcnow
 from app.listings.models import Listing
 from app.matches.models import ListingChange, ListingConcept, Match, MatchEvent
 from app.matches.workflow import ENGAGED
@@ -355,17 +354,17 @@ JSON_FIELDS = frozenset({"components", "explanation", "impact"})
 
 
 class JsonText(str):
-    """A JSON value already encoded (json.dumps): bulk writes send it as it is."""
+    """A JSON value already encoded (db.json_dumps): bulk writes send it as it is."""
 
 
 def json_text(value: Any) -> str:
     """The text the JSON type stores for a value (encoded or not)."""
-    return value if isinstance(value, JsonText) else json.dumps(value)
+    return value if isinstance(value, JsonText) else json_dumps(value)
 
 
 def _decoded(row: dict[str, Any]) -> dict[str, Any]:
     """The row with encoded JSON values decoded, for statements whose JSON columns encode them."""
-    return {name: json.loads(value) if isinstance(value, JsonText) else value for name, value in row.items()}
+    return {name: json_loads(value) if isinstance(value, JsonText) else value for name, value in row.items()}
 
 
 def stored_matches_of_offers(session: Session, offer_ids: Sequence[uuid.UUID]) -> list[Any]:
@@ -527,8 +526,8 @@ def insert_matches(session: Session, rows: Sequence[dict[str, Any]]) -> None:
 
 def bulk_insert(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     """Rows (dicts with the same keys, every value given) into a table: COPY on PostgreSQL, several times faster
-    than multi-row INSERTs for wide rows; executemany elsewhere. JSON values are written as json.dumps writes
-    them, as the JSON type would (rebuilds compare stored JSON text with json.dumps of fresh values)."""
+    than multi-row INSERTs for wide rows; executemany elsewhere. JSON values are written as db.json_dumps writes
+    them, as the JSON type would (rebuilds compare stored JSON text with json_dumps of fresh values)."""
     if not rows:
         return
     if session.get_bind().dialect.name != "postgresql":

@@ -4,7 +4,6 @@ Both paths read plain rows and write in bulk (Core statements, no ORM object per
 match is announced only to owners with a match.created subscription, looked up once per write.
 """
 
-import json
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -13,7 +12,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.config import get_settings
-from app.db import utcnow
+from app.db import json_dumps, json_loads, utcnow
 from app.listings.models import Listing
 from app.matches import adapter, repository, shortlist
 from app.matches.engine import get_engine
@@ -339,7 +338,7 @@ def _kept_of_offers(state: _Ranking, task: tuple[Sequence[str], Mapping[str, Seq
 
 def _fresh(candidate: Candidate, version: str) -> Fresh:
     values = adapter.match_values(candidate, version)
-    encoded = (json.dumps(values[f]) if f in repository.JSON_FIELDS else values[f] for f in repository.ENGINE_FIELDS)
+    encoded = (json_dumps(values[f]) if f in repository.JSON_FIELDS else values[f] for f in repository.ENGINE_FIELDS)
     return (candidate.offer_id, candidate.need_id, *encoded)
 
 
@@ -450,11 +449,16 @@ def _untouched(match: Any) -> bool:
 
 
 def _differs(stored: Any, values: Mapping[str, Any]) -> bool:
-    """Whether the stored engine fields differ from fresh values (JSON fields come back as the text stored, which
-    is what the JSON type writes: json.dumps of the value)."""
+    """Whether the stored engine fields differ from fresh values. JSON fields come back as the text stored, which
+    is what the JSON type writes (json_dumps of the value); text written another way (json.dumps, before orjson)
+    is compared by its value, so that a new encoding alone rewrites no row."""
     for field in repository.ENGINE_FIELDS:
-        fresh = repository.json_text(values[field]) if field in repository.JSON_FIELDS else values[field]
-        if getattr(stored, field) != fresh:
+        old, fresh = getattr(stored, field), values[field]
+        if field in repository.JSON_FIELDS:
+            fresh = repository.json_text(fresh)
+            if old != fresh and json_loads(old) != json_loads(fresh):
+                return True
+        elif old != fresh:
             return True
     return False
 

@@ -1,10 +1,13 @@
 """Keeping stored matches current in bulk: a rebuild writes only what changed and looks subscriptions up once."""
 
+import json
+
 from fastapi.testclient import TestClient
-from sqlalchemy import delete, event, select, update
+from sqlalchemy import delete, event, select, text, update
 from sqlalchemy.orm import Session
 
 from app.config import SEED_DATA_DIR
+from app.db import json_dumps
 from app.listings.models import Listing
 from app.matches import adapter, repository, sync
 from app.matches.engine import get_engine
@@ -117,3 +120,39 @@ def test_a_rebuild_in_forked_processes_stores_what_one_process_stores(session: S
     session.commit()
     assert (report.added, report.matches) == (len(alone), len(alone))
     assert _engine_fields(session) == alone
+
+
+def test_a_rebuild_rewrites_no_row_for_json_stored_in_another_encoding(session: Session) -> None:
+    """Rows written before the JSON columns were encoded by orjson hold json.dumps text (spaces, escapes): the same
+    values, which a rebuild must not count as changed."""
+    load_demo(session, SEED_DATA_DIR / "demo" / "region.json")
+    session.commit()
+    sync.rebuild(session, processes=1)
+    session.commit()
+    raw = session.execute(
+        text(
+            "SELECT id, CAST(components AS TEXT) AS components, CAST(explanation AS TEXT) AS explanation, "
+            "CAST(impact AS TEXT) AS impact, version FROM matches"
+        )
+    ).all()
+    assert raw and all(row.components == json_dumps(json.loads(row.components)) for row in raw)
+    for row in raw:
+        older = {f: json.dumps(json.loads(getattr(row, f))) for f in ("components", "explanation", "impact")}
+        session.execute(
+            text(
+                "UPDATE matches SET components = :components, explanation = :explanation, impact = :impact "
+                "WHERE id = :id"
+            ),
+            older | {"id": row.id},
+        )
+    session.commit()
+    older_text: dict[object, str] = dict(
+        session.execute(text("SELECT id, CAST(components AS TEXT) FROM matches")).tuples().all()
+    )
+    assert all(older_text[row.id] != row.components for row in raw)
+
+    report = sync.rebuild(session, processes=1)
+    session.commit()
+    assert (report.added, report.changed, report.removed) == (0, 0, 0)
+    versions: dict[object, int] = dict(session.execute(text("SELECT id, version FROM matches")).tuples().all())
+    assert versions == {row.id: row.version for row in raw}
