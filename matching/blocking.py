@@ -8,7 +8,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, TypeVar, overload
+from typing import Any, NamedTuple, TypeVar, overload
 
 import numpy as np
 
@@ -53,8 +53,9 @@ ORGANIC_PREFIXES = ("02", "19 06", "19 08 05", "20 01 08", "20 02 01")
 ORGANIC_KM = 100.0
 
 
-@dataclass(frozen=True)
-class Shared:
+class Shared(NamedTuple):
+    """A concept both listings point at. A named tuple: several are made for every pair compared."""
+
     concept: str
     strength: float
     offer: Evidence

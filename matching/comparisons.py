@@ -7,6 +7,7 @@ written only when read: ranking compares many more pairs than are kept, and need
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 from matching.blocking import Shared
 from matching.impact import annual_rate
@@ -17,8 +18,9 @@ from matching.records import Profile
 HEAT_STREAMS = ("heat_low", "heat_medium", "heat_high", "steam")
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(NamedTuple):
+    """A named tuple, not a dataclass: seven are made for every pair compared."""
+
     value: float
     level: str
     said: str | Callable[[], str]  # the sentence saying why, or what writes it
@@ -50,15 +52,15 @@ class Pair:
 
 def material(pair: Pair) -> Outcome:
     best = pair.shared[0]
-    code = pair.offer.ewc
-    if best.rule == "same_code":
+    code, rule = pair.offer.ewc, best.rule
+    if rule == "same_code":
         return Outcome(best.strength, "same code", lambda: f"Both listings name EWC {code}.")
-    if best.rule == "text_neighbour":
+    if rule == "text_neighbour":
         label = pair.label
         return Outcome(best.strength, "same material", lambda: f"Both descriptions point to {label(best.concept)}.")
-    if best.rule == "code_proximity":
+    if rule == "code_proximity":
         return Outcome(best.strength, "related code", lambda: f"The codes share EWC subchapter {best.concept[4:]}.")
-    if best.rule == "same_stream":
+    if rule == "same_stream":
         return Outcome(best.strength, "same stream", lambda: f"Both are about {pair.label(best.concept).lower()}.")
     return Outcome(best.strength, "known route", lambda: _route_sentence(pair, best))
 

@@ -4,7 +4,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
-from typing import Any, Literal, get_args
+from typing import Any, Literal, NamedTuple, get_args
 
 Kind = Literal["offer", "need"]
 ResourceType = Literal["material", "energy", "water", "capacity"]
@@ -75,9 +75,9 @@ class Listing:
         return f"{self.title}. {self.description}"
 
 
-@dataclass(frozen=True)
-class Comparison:
-    """One comparison of a pair: its value in [0, 1], weight, share of the score and a sentence."""
+class Comparison(NamedTuple):
+    """One comparison of a pair: its value in [0, 1], weight, share of the score and a sentence. A named tuple,
+    not a frozen dataclass: seven are made for every stored pair, and a tuple is made three times faster."""
 
     name: str
     value: float

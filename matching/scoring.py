@@ -34,6 +34,9 @@ DEFAULT_WEIGHTS: dict[str, float] = {
 class RuleScorer:
     def __init__(self, weights: Mapping[str, float] | None = None) -> None:
         self.weights = dict(weights or DEFAULT_WEIGHTS)
+        # In COMPARISONS order, and their sum: read for every pair compared.
+        self._ordered = tuple(self.weights.get(name, 0.0) for name in COMPARISONS)
+        self._total = sum(self.weights.values())
 
     def outcomes(self, pair: Pair) -> tuple[Outcome, ...] | None:
         """What each comparison found (in COMPARISONS order, sentences not yet written), or None as soon as a hard
@@ -48,24 +51,18 @@ class RuleScorer:
 
     def comparisons(self, outcomes: tuple[Outcome, ...]) -> tuple[Comparison, ...]:
         """The outcomes written out: each comparison's value, weight, share of the score and sentence."""
-        total = sum(self.weights.values())
-        results = []
-        for name, outcome in zip(COMPARISONS, outcomes, strict=True):
-            weight = self.weights.get(name, 0.0)
-            contribution = round(weight * outcome.value / total, 4)
-            value = round(outcome.value, 4)
-            results.append(Comparison(name, value, weight, contribution, outcome.level, outcome.reason))
-        return tuple(results)
+        total = self._total
+        return tuple(
+            Comparison(name, round(o.value, 4), weight, round(weight * o.value / total, 4), o.level, o.reason)
+            for name, weight, o in zip(COMPARISONS, self._ordered, outcomes, strict=True)
+        )
 
     def score_of(self, outcomes: tuple[Outcome, ...]) -> float:
         """score(comparisons(outcomes)), without writing the comparisons: the same arithmetic in the same order."""
-        total = sum(self.weights.values())
-        weights = self.weights
-        contributions = (
-            round(weights.get(name, 0.0) * outcome.value / total, 4)
-            for name, outcome in zip(COMPARISONS, outcomes, strict=True)
-        )
-        return round(min(1.0, sum(contributions)), 4)
+        total, score = self._total, 0.0
+        for weight, outcome in zip(self._ordered, outcomes, strict=True):
+            score += round(weight * outcome.value / total, 4)
+        return round(min(1.0, score), 4)
 
     def upper_bounds(self, known: Mapping[str, np.ndarray], size: int) -> np.ndarray:
         """The most each of `size` pairs can score, before comparing them: the comparison values already known (or

@@ -72,7 +72,7 @@ def concept_values(profile: Profile) -> list[dict[str, Any]]:
 
 # Field names in declaration order: the dicts below equal dataclasses.asdict's (which copies every value deeply
 # and was the largest single cost of a rebuild), so stored JSON keeps its exact text.
-COMPARISON_FIELDS = tuple(f.name for f in fields(Comparison))
+COMPARISON_FIELDS = Comparison._fields
 IMPACT_FIELDS = tuple(f.name for f in fields(Impact))
 
 
