@@ -573,6 +573,18 @@ def update_matches(session: Session, rows: Sequence[dict[str, Any]]) -> None:
         session.execute(statement, [{"match_id": r["match_id"], "now": r["now"]} | _prefixed(r) for r in rows])
 
 
+def reencode_matches(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """rows: the JSON engine fields and "match_id" of matches whose stored JSON holds the same values in another
+    encoding: the text is rewritten, the version (the ETag) and the update time stay."""
+    table = MATCHES
+    if rows:
+        values: dict[str, Any] = {f: bindparam(f"new_{f}") for f in sorted(JSON_FIELDS)}
+        statement = update(table).where(table.c.id == bindparam("match_id")).values(**values)
+        session.execute(
+            statement, [{"match_id": r["match_id"]} | _decoded({f"new_{f}": r[f] for f in JSON_FIELDS}) for r in rows]
+        )
+
+
 def _prefixed(row: dict[str, Any]) -> dict[str, Any]:
     return _decoded({f"new_{f}": row[f] for f in ENGINE_FIELDS})
 

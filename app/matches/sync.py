@@ -7,7 +7,7 @@ match is announced only to owners with a match.created subscription, looked up o
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy.orm import Session
 
@@ -381,15 +381,19 @@ def _merge(
     now = utcnow()
     new_rows: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
+    reencoded: list[dict[str, Any]] = []
     for key, values in map(_values, fresh):
         old = stored.pop(key, None)
         if old is None:
             new_rows.append(_new_match(key, values, now))
-        elif _differs(old, values):
+        elif (found := _compare(old, values)) == "changed":
             updates.append(values | {"match_id": old.id, "now": now})
+        elif found == "encoding":
+            reencoded.append(values | {"match_id": old.id})
     stale = [row.id for row in stored.values() if _untouched(row)]
     repository.delete_matches(session, stale)
     repository.update_matches(session, updates)
+    repository.reencode_matches(session, reencoded)
     repository.insert_matches(session, new_rows)
     for row in new_rows:
         _announce(session, row, owners, subscribers)
@@ -448,19 +452,21 @@ def _untouched(match: Any) -> bool:
     return bool(match.status == "proposed" and match.offer_state == match.need_state == "proposed")
 
 
-def _differs(stored: Any, values: Mapping[str, Any]) -> bool:
+def _compare(stored: Any, values: Mapping[str, Any]) -> Literal["same", "encoding", "changed"]:
     """Whether the stored engine fields differ from fresh values. JSON fields come back as the text stored, which
     is what the JSON type writes (json_dumps of the value); text written another way (json.dumps, before orjson)
-    is compared by its value, so that a new encoding alone rewrites no row."""
+    with the same values is "encoding": rewritten, but not a change."""
+    found: Literal["same", "encoding"] = "same"
     for field in repository.ENGINE_FIELDS:
         old, fresh = getattr(stored, field), values[field]
-        if field in repository.JSON_FIELDS:
-            fresh = repository.json_text(fresh)
-            if old != fresh and json_loads(old) != json_loads(fresh):
-                return True
-        elif old != fresh:
-            return True
-    return False
+        if field not in repository.JSON_FIELDS:
+            if old != fresh:
+                return "changed"
+        elif old != (fresh := repository.json_text(fresh)):
+            if json_loads(old) != json_loads(fresh):
+                return "changed"
+            found = "encoding"
+    return found
 
 
 def _announce(
