@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 
 from app.listings.models import Listing
 from app.matches.models import Match
-from matching.records import Candidate, Comparison, Evidence, Impact, Profile
+from matching.records import Candidate, Evidence, Impact, Profile
 from matching.records import Listing as ListingRecord
 
 
@@ -70,9 +70,9 @@ def concept_values(profile: Profile) -> list[dict[str, Any]]:
     ]
 
 
-# Field names in declaration order: the dicts below equal dataclasses.asdict's (which copies every value deeply
-# and was the largest single cost of a rebuild), so stored JSON keeps its exact text.
-COMPARISON_FIELDS = Comparison._fields
+# Field names in declaration order: the dict below equals dataclasses.asdict's (which copies every value deeply
+# and was the largest single cost of a rebuild), so stored JSON keeps its exact text. Comparisons are named tuples
+# (their _asdict keeps the same order).
 IMPACT_FIELDS = tuple(f.name for f in fields(Impact))
 
 
@@ -80,7 +80,7 @@ def match_values(candidate: Candidate, engine_version: str) -> dict[str, Any]:
     return {
         "score": candidate.score,
         "rule": candidate.rule,
-        "components": [{name: getattr(c, name) for name in COMPARISON_FIELDS} for c in candidate.components],
+        "components": [c._asdict() for c in candidate.components],
         "explanation": list(candidate.explanation),
         "distance_km": candidate.distance_km,
         "impact": {name: getattr(candidate.impact, name) for name in IMPACT_FIELDS},
