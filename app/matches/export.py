@@ -9,6 +9,7 @@ from typing import Any
 from app.auth.principal import Principal
 from app.listings.models import Listing
 from app.listings.service import APPROXIMATE_DEGREES, is_masked
+from app.matches import adapter
 from app.matches.service import Row
 from app.organizations.models import Organization
 
@@ -54,7 +55,7 @@ def properties(principal: Principal, row: Row, identities_open: bool) -> dict[st
         "exchangeable_quantity": impact.get("quantity"),
         "unit": impact.get("unit"),
         "co2e_avoided_t": match.co2e_avoided_t,
-        "top_reasons": " | ".join(match.explanation[1:3]),
+        "top_reasons": " | ".join(adapter.explanation(match)[1:3]),
         "created_at": match.created_at.isoformat(),
     }
     for side, listing, owner in (("offer", offer, offer_owner), ("need", need, need_owner)):

@@ -33,7 +33,6 @@ class Match(Base):
     score: Mapped[float] = mapped_column(Float, index=True)
     rule: Mapped[str] = mapped_column(String(32))
     components: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
-    explanation: Mapped[list[str]] = mapped_column(JSON)
     distance_km: Mapped[float | None] = mapped_column(Float)
     impact: Mapped[dict[str, Any]] = mapped_column(JSON)
     engine_version: Mapped[str] = mapped_column(String(32))

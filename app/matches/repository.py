@@ -344,13 +344,12 @@ ENGINE_FIELDS = (
     "score",
     "rule",
     "components",
-    "explanation",
     "distance_km",
     "impact",
     "co2e_avoided_t",
     "engine_version",
 )
-JSON_FIELDS = frozenset({"components", "explanation", "impact"})
+JSON_FIELDS = frozenset({"components", "impact"})
 
 
 class JsonText(str):

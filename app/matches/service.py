@@ -12,7 +12,7 @@ from app.db import get_session_factory
 from app.errors import Conflict, Forbidden, InvalidField, NotFound
 from app.listings import service as listings
 from app.listings.models import Listing
-from app.matches import repository, workflow
+from app.matches import adapter, repository, workflow
 from app.matches.models import Match, MatchEvent
 from app.matches.page_cache import page_cache
 from app.matches.repository import MatchFilter
@@ -217,7 +217,6 @@ def _fields(principal: Principal, match: Match, offer_owner: Organization, need_
         "score",
         "rule",
         "components",
-        "explanation",
         "distance_km",
         "impact",
         "engine_version",
@@ -231,7 +230,7 @@ def _fields(principal: Principal, match: Match, offer_owner: Organization, need_
         "updated_at",
         "version",
     )
-    fields = {name: getattr(match, name) for name in names}
+    fields = {name: getattr(match, name) for name in names} | {"explanation": adapter.explanation(match)}
     open_ = identities_open(principal, match, offer_owner.id, need_owner.id)
     offer, need = (
         _contact(owner) if open_ or (principal.is_agency and principal.covers_region(owner.region)) else None
