@@ -67,10 +67,9 @@ class RuleScorer:
     def upper_bounds(self, known: Mapping[str, np.ndarray], size: int) -> np.ndarray:
         """The most each of `size` pairs can score, before comparing them: the comparison values already known (or
         bounded from above) count as they are, every other comparison as its best value, 1."""
-        total = sum(self.weights.values())
         bounds = np.zeros(size)
-        for name in COMPARISONS:
-            bounds += self.weights.get(name, 0.0) * known.get(name, np.ones(size)) / total
+        for name, weight in zip(COMPARISONS, self._ordered, strict=True):
+            bounds += weight * known.get(name, np.ones(size)) / self._total
         return bounds
 
     @staticmethod

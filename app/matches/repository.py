@@ -579,13 +579,12 @@ def reencode_matches(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
         values: dict[str, Any] = {f: bindparam(f"new_{f}") for f in sorted(JSON_FIELDS)}
         statement = update(table).where(table.c.id == bindparam("match_id")).values(**values)
-        session.execute(
-            statement, [{"match_id": r["match_id"]} | _decoded({f"new_{f}": r[f] for f in JSON_FIELDS}) for r in rows]
-        )
+        session.execute(statement, [{"match_id": r["match_id"]} | _prefixed(r, JSON_FIELDS) for r in rows])
 
 
-def _prefixed(row: dict[str, Any]) -> dict[str, Any]:
-    return _decoded({f"new_{f}": row[f] for f in ENGINE_FIELDS})
+def _prefixed(row: dict[str, Any], fields: Iterable[str] = ENGINE_FIELDS) -> dict[str, Any]:
+    """The row's values of these fields, as the statements' "new_" parameters take them."""
+    return _decoded({f"new_{f}": row[f] for f in fields})
 
 
 def delete_matches(session: Session, match_ids: Sequence[uuid.UUID]) -> None:

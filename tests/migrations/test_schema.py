@@ -2,14 +2,22 @@
 
 import json
 import uuid
+from pathlib import Path
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, make_url, select, text
+from sqlalchemy.orm import Session
 
+from app.config import SEED_DATA_DIR
+from app.db import make_engine
+from app.matches import adapter, sync
+from app.matches.models import Match
 from app.migrate import alembic_config
 from app.models import Base
+from app.seed import load_demo
+from app.taxonomy.service import load_project_catalogues
 
 
 def test_models_and_migrations_agree(engine: Engine) -> None:
@@ -32,8 +40,6 @@ def test_downgrade_to_base_and_back(tmp_path: object, database_url: str) -> None
     command.upgrade(config, "head")
     command.downgrade(config, "base")
     command.upgrade(config, "head")
-    from app.db import make_engine
-
     engine = make_engine(url)
     try:
         assert set(Base.metadata.tables) <= set(inspect(engine).get_table_names())
@@ -41,20 +47,26 @@ def test_downgrade_to_base_and_back(tmp_path: object, database_url: str) -> None
         engine.dispose()
 
 
-def test_a_downgrade_writes_the_explanations_back(tmp_path: object, database_url: str) -> None:
+def _scratch_database(database_url: str, tmp_path: Path) -> str:
+    """An empty database of the test's dialect beside the shared one, which keeps its data."""
+    if database_url.startswith("sqlite"):
+        return f"sqlite:///{tmp_path}/scratch.db"
+    configured = make_url(database_url)
+    name = f"{configured.database}_scratch"
+    server = make_engine(database_url).execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        server.dispose()
+    return configured.set(database=name).render_as_string(hide_password=False)
+
+
+def test_a_downgrade_writes_the_explanations_back(tmp_path: Path, database_url: str) -> None:
     """0007 dropped the stored explanation (it is written when read); going back to 0006 writes each row's from
     its rule and components, as the service reads it."""
-    from sqlalchemy import text
-    from sqlalchemy.orm import Session
-
-    from app.config import SEED_DATA_DIR
-    from app.db import make_engine
-    from app.matches import adapter, sync
-    from app.matches.models import Match
-    from app.seed import load_demo
-    from app.taxonomy.service import load_project_catalogues
-
-    url = f"sqlite:///{tmp_path}/explanations.db"
+    url = _scratch_database(database_url, tmp_path)
     config = alembic_config(url)
     command.upgrade(config, "head")
     engine = make_engine(url)
@@ -64,11 +76,11 @@ def test_a_downgrade_writes_the_explanations_back(tmp_path: object, database_url
             load_demo(session, SEED_DATA_DIR / "demo" / "region.json")
             sync.rebuild(session, processes=1)
             session.commit()
-            read = {str(m.id): adapter.explanation(m) for m in session.query(Match)}
+            read = {str(m.id): adapter.explanation(m) for m in session.scalars(select(Match))}
         assert len(read) > 100
         command.downgrade(config, "0006")
         with engine.connect() as connection:
-            rows = connection.execute(text("SELECT id, explanation FROM matches")).all()
+            rows = connection.execute(text("SELECT id, CAST(explanation AS TEXT) FROM matches")).all()
         written = {str(uuid.UUID(str(match_id))): json.loads(sentences) for match_id, sentences in rows}
         assert written == read
     finally:
