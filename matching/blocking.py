@@ -76,17 +76,30 @@ class Shared(NamedTuple):
 
 def shared_concepts(offer: Profile, need: Profile) -> list[Shared]:
     """Concepts both point at, strongest first (ties by name, so the order never depends on the input)."""
-    common = offer.concepts.keys() & need.concepts.keys()
-    shared = [
-        Shared(
-            c,
-            offer.concepts[c].weight * need.concepts[c].weight * CONCEPT_STRENGTH[c.split(":", 1)[0]],
-            offer.concepts[c],
-            need.concepts[c],
-        )
-        for c in common
-    ]
-    return sorted(shared, key=lambda s: (-s.strength, s.concept))
+    ours, theirs = offer.concepts, need.concepts
+    shared = []
+    for c in ours.keys() & theirs.keys():
+        a, b = ours[c], theirs[c]
+        shared.append(Shared(c, a.weight * b.weight * strength_of(c), a, b))
+    if len(shared) > 1:
+        shared.sort(key=_strongest_first)
+    return shared
+
+
+def strength_of(concept: str) -> float:
+    """CONCEPT_STRENGTH of the concept's kind (the part before the colon), remembered per concept: it is read
+    for every concept of every pair compared, and the concepts are a fixed vocabulary."""
+    found = _STRENGTHS.get(concept)
+    if found is None:
+        found = _STRENGTHS[concept] = CONCEPT_STRENGTH[concept.split(":", 1)[0]]
+    return found
+
+
+_STRENGTHS: dict[str, float] = {}
+
+
+def _strongest_first(shared: Shared) -> tuple[float, str]:
+    return (-shared.strength, shared.concept)
 
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -369,7 +382,7 @@ class ConceptIndex:
             product = evidence.weight * posting.weights[: posting.size]
             rows.append(posting.rows[: posting.size])
             products.append(product)
-            strengths.append(product * CONCEPT_STRENGTH[concept.split(":", 1)[0]])
+            strengths.append(product * strength_of(concept))
         if not rows:
             return np.empty(0, dtype=np.int64), np.empty(0), np.empty(0)
         all_rows = np.concatenate(rows)

@@ -5,7 +5,6 @@ written only when read: ranking compares many more pairs than are kept, and need
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date
 from typing import NamedTuple
 
@@ -14,8 +13,6 @@ from matching.impact import annual_rate
 from matching.knowledge import Knowledge, Route
 from matching.quality import QUALITY_LIMITS, UNSTATED_QUALITY, number
 from matching.records import Profile
-
-HEAT_STREAMS = ("heat_low", "heat_medium", "heat_high", "steam")
 
 
 class Outcome(NamedTuple):
@@ -31,8 +28,10 @@ class Outcome(NamedTuple):
         return self.said if isinstance(self.said, str) else self.said()
 
 
-@dataclass(frozen=True)
-class Pair:
+class Pair(NamedTuple):
+    """One offer and one need being compared, with what blocking found for them (a named tuple: one is made for
+    every pair compared)."""
+
     offer: Profile
     need: Profile
     shared: list[Shared]
@@ -77,8 +76,7 @@ def _route_sentence(pair: Pair, best: Shared) -> str:
 
 def text(pair: Pair) -> Outcome:
     """Overlap of the two concept profiles (cosine): how much the descriptions say the same, in any language."""
-    a, b = pair.offer.concepts, pair.need.concepts
-    dot = sum(a[c].weight * b[c].weight for c in a.keys() & b.keys())
+    dot = sum(s.offer.weight * s.need.weight for s in pair.shared)  # the shared concepts are the common ones
     norm = (pair.offer.sum_of_squares * pair.need.sum_of_squares) ** 0.5
     value = dot / norm if norm else 0.0
     level = "close" if value >= 0.5 else "partial" if value >= 0.2 else "weak"
@@ -130,6 +128,8 @@ def timing(pair: Pair) -> Outcome:
 
 def quality(pair: Pair) -> Outcome:
     offer, need = pair.offer.listing.properties, pair.need.listing.properties
+    if not need.keys() & QUALITY_LIMITS.keys():  # most needs set none: no loop over every limit for them
+        return _UNSTATED
     met, unknown = [], []
     for limit_key, (offer_key, sense, name, unit) in QUALITY_LIMITS.items():
         if limit_key not in need:
@@ -152,7 +152,10 @@ def quality(pair: Pair) -> Outcome:
         )
     if met:
         return Outcome(1.0, "meets", f"Meets every stated requirement: {', '.join(met)}.")
-    return Outcome(UNSTATED_QUALITY, "unstated", "Neither side states quality limits to check.")
+    return _UNSTATED
+
+
+_UNSTATED = Outcome(UNSTATED_QUALITY, "unstated", "Neither side states quality limits to check.")
 
 
 def legal(pair: Pair) -> Outcome:

@@ -8,16 +8,15 @@ index.candidates("listing-id", k=10)
 import hashlib
 import heapq
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Self
+from typing import NamedTuple, Self
 
 import numpy as np
 
 from matching import blocking, impact, ranking
 from matching.comparisons import Outcome, Pair
 from matching.enrich import Enricher
-from matching.explain import explain
 from matching.knowledge import Knowledge, Route
 from matching.records import Candidate, Listing, Profile
 from matching.scoring import RuleScorer
@@ -87,7 +86,7 @@ class Engine:
         return Scored(offer.listing.id, need.listing.id, score, pair, outcomes)
 
     def candidate(self, scored: "Scored") -> Candidate:
-        """The scored pair with its comparisons, explanation and impact written out."""
+        """The scored pair with its comparisons and impact written out."""
         pair = scored.pair
         components = self.scorer.comparisons(scored.outcomes)
         rule = pair.shared[0].rule
@@ -97,7 +96,6 @@ class Engine:
             score=scored.score,
             rule=rule,
             components=components,
-            explanation=explain(rule, components),
             distance_km=round(pair.distance_km, 2) if pair.distance_km is not None else None,
             impact=impact.estimate(pair.offer.listing, pair.need.listing, pair.route, pair.distance_km, self.knowledge),
         )
@@ -164,26 +162,27 @@ class Engine:
     def _route(self, shared: list[blocking.Shared]) -> Route | None:
         """The route behind the pair: the strongest shared route; among equally strong ones, the one that lets
         the exchange travel farthest (the pair qualifies under it), then by id."""
-        routes = [
-            (round(s.strength, 4), self.knowledge.routes[s.concept[6:]])
-            for s in shared
-            if s.concept.startswith("route:")
-        ]
-        if not routes:
-            return None
-        return min(routes, key=lambda item: (-item[0], -(item[1].max_distance_km or 0.0), item[1].id))[1]
+        best: tuple[float, float, str] | None = None
+        chosen = None
+        for s in shared:
+            if s.concept.startswith("route:"):
+                route = self.knowledge.routes[s.concept[6:]]
+                key = (-round(s.strength, 4), -(route.max_distance_km or 0.0), route.id)
+                if best is None or key < best:
+                    best, chosen = key, route
+        return chosen
 
 
-@dataclass(frozen=True)
-class Scored:
+class Scored(NamedTuple):
     """A pair that passed every hard constraint, with its score: what ranking needs. Engine.candidate writes out
-    the sentences and the impact for the pairs kept, a fraction of those compared."""
+    the sentences and the impact for the pairs kept, a fraction of those compared. A named tuple: one is made for
+    every pair compared."""
 
     offer_id: str
     need_id: str
     score: float
-    pair: Pair = field(repr=False, compare=False)
-    outcomes: tuple[Outcome, ...] = field(repr=False, compare=False)
+    pair: Pair
+    outcomes: tuple[Outcome, ...]
 
 
 @dataclass(frozen=True)

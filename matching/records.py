@@ -105,9 +105,16 @@ class Candidate:
     score: float
     rule: str
     components: tuple[Comparison, ...]
-    explanation: tuple[str, ...]
     distance_km: float | None
     impact: Impact
+
+    @property
+    def explanation(self) -> tuple[str, ...]:
+        """The sentences a person reads, most important first: written when asked, since a rebuild stores the
+        components and never reads the sentences (17 µs a pair, round 7)."""
+        from matching.explain import explain  # explain reads this module's Comparison
+
+        return explain(self.rule, self.components)
 
 
 @dataclass(frozen=True)

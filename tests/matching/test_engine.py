@@ -245,7 +245,7 @@ def test_equal_scores_are_broken_by_the_other_listings_id(
 
 
 def _candidate(offer: str, need: str, score: float) -> Candidate:
-    return Candidate(offer, need, score, "same_code", (), (), None, Impact(None, None, None, None, None, None, ""))
+    return Candidate(offer, need, score, "same_code", (), None, Impact(None, None, None, None, None, None, ""))
 
 
 def test_rank_orders_by_score_then_other_id_with_threshold_and_limit() -> None:

@@ -23,7 +23,7 @@ X = uuid.UUID(int=100)
 
 def _candidate(other: uuid.UUID, score: float) -> Candidate:
     impact = Impact(None, None, None, None, None, None, "")
-    return Candidate(str(X), str(other), score, "same_code", (), (), None, impact)
+    return Candidate(str(X), str(other), score, "same_code", (), None, impact)
 
 
 def _stored(*scores: float) -> list[shortlist.Entry]:
