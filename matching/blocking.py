@@ -13,8 +13,9 @@ from typing import Any, NamedTuple, TypeVar, overload
 import numpy as np
 
 from matching.impact import BASE_UNIT, annual_rate
+from matching.knowledge import Route
 from matching.quality import QUALITY_LIMITS, UNSTATED_QUALITY, number
-from matching.records import RESOURCE_TYPES, Evidence, Listing, Profile
+from matching.records import RECOVERY_OPERATIONS, RESOURCE_TYPES, Evidence, Listing, Profile
 
 T = TypeVar("T")
 
@@ -195,6 +196,9 @@ _COLUMNS: dict[str, tuple[type, float | int | bool]] = {
     "accepts_hazardous": (np.bool_, False),
     "norm2": (np.float64, 0.0),
     "quality_cap": (np.float64, 1.0),
+    "sets_limits": (np.bool_, False),  # a need naming any quality limit: its quality value is known only per pair
+    "waste": (np.bool_, False),
+    "ops": (np.int64, 0),  # the listing's recovery operations, one bit each
     "floor": (np.float64, np.nan),  # set from outside (set_floor): NaN until known
 }
 KINDS = ("offer", "need")
@@ -202,6 +206,9 @@ NO_START, NO_END = date.min.toordinal(), date.max.toordinal()
 # The vectorised bounds may differ from the exact per-pair arithmetic in the last bits; nothing is dropped on a
 # difference that small.
 TOLERANCE = 1e-9
+# How near a limit or a rounding edge a vectorised value must fall for the exact arithmetic, which differs from it in
+# the last bits, to be able to land on the other side: such a pair is left to the exact comparisons.
+EDGE = 1e-7
 
 
 class LazySequence(Sequence[T]):
@@ -225,6 +232,63 @@ class LazySequence(Sequence[T]):
         return self._get(index % self._size)
 
 
+class _RouteFacts(NamedTuple):
+    km: float  # 0: the route sets no limit
+    id: str
+    ops: int  # recovery operations, one bit each
+
+    @property
+    def order(self) -> tuple[float, str]:
+        """Engine._route's tie-break between routes of equal rounded strength: farthest limit, then lowest id."""
+        return (-self.km, self.id)
+
+
+_OPERATION_BITS: dict[str, int] = {code: 1 << i for i, code in enumerate(RECOVERY_OPERATIONS)}
+
+
+def operation_bits(codes: Iterable[str]) -> int:
+    """Recovery operation codes as bits of one integer, so that sets of them meet with one array operation."""
+    bits = 0
+    for code in codes:
+        if code not in _OPERATION_BITS:
+            _OPERATION_BITS[code] = 1 << len(_OPERATION_BITS)  # a code outside Annex II: a bit of its own
+        bits |= _OPERATION_BITS[code]
+    return bits
+
+
+def round4(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Python's round(x, 4) of each value, and where that may differ (the value lies within EDGE of halfway
+    between two results, where numpy's x * 1e4 may round to the other side). Elsewhere both give the double
+    nearest to k / 1e4 for the same k."""
+    scaled = values * 1e4
+    rounded = np.rint(scaled)
+    return rounded / 1e4, np.abs(np.abs(scaled - np.floor(scaled)) - 0.5) < EDGE * np.maximum(1.0, np.abs(scaled))
+
+
+@dataclass
+class _Gathered:
+    """What _gather finds, per row found: the dot product of the shared concept weights, the strongest shared
+    strength, the route Engine._route picks (its limit, 0 for none, and recovery operations) and whether that
+    pick is unsure."""
+
+    rows: np.ndarray
+    dot: np.ndarray
+    strength: np.ndarray
+    route_km: np.ndarray
+    route_ops: np.ndarray
+    unsure: np.ndarray
+
+    @classmethod
+    def empty(cls) -> "_Gathered":
+        nothing = np.empty(0)
+        return cls(np.empty(0, dtype=np.int64), nothing, nothing, nothing, np.empty(0, dtype=np.int64), nothing > 0)
+
+    def narrowed(self, keep: np.ndarray) -> "_Gathered":
+        return _Gathered(
+            *(getattr(self, f)[keep] for f in ("rows", "dot", "strength", "route_km", "route_ops", "unsure"))
+        )
+
+
 @dataclass(frozen=True)
 class Reach:
     """Listings of the opposite kind that share a concept with one listing and pass the vectorised hard filters
@@ -239,6 +303,9 @@ class Reach:
     distance: np.ndarray
     quantity: np.ndarray
     quality: np.ndarray
+    # Where the values above are the comparisons' own (up to the last bits of float arithmetic) and the pair passes
+    # every hard constraint: its score can be computed from them (RuleScorer.scores). Elsewhere they are bounds.
+    exact: np.ndarray
 
     def known(self) -> dict[str, np.ndarray]:
         """The comparison values (or their upper bounds) known before scoring, by comparison name."""
@@ -256,12 +323,16 @@ class ConceptIndex:
 
     Each listing has a row; postings hold row numbers and concept weights in numpy arrays, so that the listings
     sharing a concept with a query are gathered, grouped and filtered with a few array operations instead of
-    set unions and a Python call per pair. `route_km` gives the distance limit of each route (for the bound
-    on how far a pair may be apart when neither party states one).
+    set unions and a Python call per pair. `routes` gives each route's distance limit and recovery operations:
+    with them a reach tells which route the engine will pick for each pair (Engine._route), and so the pair's exact
+    distance limit and permit check; a route the index does not know makes its pairs inexact (bounds only).
     """
 
-    def __init__(self, route_km: Mapping[str, float | None] | None = None) -> None:
-        self._route_km = {f"route:{r}": km for r, km in (route_km or {}).items() if km}
+    def __init__(self, routes: Iterable[Route] = ()) -> None:
+        self._routes = {
+            f"route:{r.id}": _RouteFacts(r.max_distance_km or 0.0, r.id, operation_bits(r.recovery_operations))
+            for r in routes
+        }
         self._postings: dict[tuple[int, str], _Posting] = {}
         self._rows: dict[str, int] = {}
         self._ids: list[str | None] = []
@@ -311,18 +382,17 @@ class ConceptIndex:
 
     def sharing(self, profile: Profile) -> set[str]:
         """Listings of the opposite kind that share at least one concept with this one."""
-        rows, _, _ = self._gather(profile)
-        return {self.id_of(row) for row in rows}
+        return {self.id_of(row) for row in self._gather(profile).rows}
 
     def reach(self, profile: Profile) -> Reach:
-        """See Reach. Never leaves out a pair the exact comparisons would keep: where the exact limit depends on
-        the pair's route, the largest limit any shared route allows is used."""
-        rows, dot, strength = self._gather(profile)
+        """See Reach. Never leaves out a pair the exact comparisons would keep: where the pair's route cannot be
+        told for certain, the largest limit any shared route allows is used."""
+        found = self._gather(profile)
         me, columns, is_offer = self._features(profile), self._columns, profile.listing.kind == "offer"
 
         def col(name: str) -> np.ndarray:
-            """A column for the rows still kept (`rows` is narrowed below)."""
-            return np.asarray(columns[name][rows])
+            """A column for the rows still kept (`found` is narrowed below)."""
+            return np.asarray(columns[name][found.rows])
 
         # The cheap filters first, then distance on what is left: each step reads its columns for fewer rows.
         keep = (col("resource") == me["resource"]) & (col("owner") != me["owner"])
@@ -331,36 +401,49 @@ class ConceptIndex:
             keep &= col("accepts_hazardous")
         if not is_offer and not me["accepts_hazardous"]:
             keep &= ~col("hazardous")
-        rows, dot, strength = rows[keep], dot[keep], strength[keep]
+        keep &= ~self._unpermitted(found, me, col, is_offer)
+        found = found.narrowed(keep)
         km = _haversine_km(me["lat"], me["lon"], col("lat"), col("lon"))
         located = col("located") & me["located"]
         stated = np.fmin(col("stated_km"), me["stated_km"])
         typical = me["typical_km"] if is_offer else col("typical_km")
-        limit = np.where(np.isnan(stated), np.maximum(me["route_km"], typical), stated)
+        # Engine._route's pick decides the limit when neither party states one; where it is unsure, the largest.
+        by_route = np.where(found.route_km > 0, found.route_km, typical)
+        by_route = np.where(found.unsure, np.maximum(me["route_km"], typical), by_route)
+        limit = np.where(np.isnan(stated), by_route, stated)
         near = ~located | (km <= limit * (1 + TOLERANCE))
-        rows, dot, strength, km, located, limit = (
-            rows[near],
-            dot[near],
-            strength[near],
-            km[near],
-            located[near],
-            limit[near],
-        )
+        # A pair this close to its limit may fall on either side of it in the exact arithmetic.
+        edge = located & (np.abs(km - limit) <= limit * EDGE)
+        found, km, located, limit, edge = found.narrowed(near), km[near], located[near], limit[near], edge[near]
         distance = np.where(located, np.maximum(0.0, 1.0 - (np.where(located, km, 0.0) / limit) ** 1.5), 0.5)
         norm = np.sqrt(me["norm2"] * col("norm2"))
-        text = np.divide(dot, norm, out=np.zeros_like(dot), where=norm > 0)
+        text = np.divide(found.dot, norm, out=np.zeros_like(found.dot), where=norm > 0)
         quantity = _quantity_value(me["annual"], me["unit"], col("annual"), col("unit"))
-        quality = col("quality_cap") if is_offer else np.full(len(rows), me["quality_cap"])
+        quality = col("quality_cap") if is_offer else np.full(len(found.rows), me["quality_cap"])
+        limits_set = col("sets_limits") if is_offer else np.full(len(found.rows), me["sets_limits"])
+        rows = found.rows
         return Reach(
             LazySequence(lambda i: self.id_of(int(rows[i])), len(rows)),
             rows,
             col("floor"),
-            strength,
+            found.strength,
             text,
             distance,
             quantity,
             quality,
+            exact=~(found.unsure | edge | limits_set),
         )
+
+    def _unpermitted(
+        self, found: "_Gathered", me: Mapping[str, Any], col: Callable[[str], np.ndarray], is_offer: bool
+    ) -> np.ndarray:
+        """Pairs comparisons.legal excludes for want of a permit: waste offered to a receiver permitted only for
+        other recovery operations than the offer's own (or, when it names none, its route's)."""
+        offer_ops, need_ops = (me["ops"], col("ops")) if is_offer else (col("ops"), me["ops"])
+        waste = me["waste"] if is_offer else col("waste")
+        wanted = np.where(offer_ops != 0, offer_ops, found.route_ops)
+        known = (offer_ops != 0) | ~found.unsure  # else the route, and so what the waste needs, is not certain
+        return np.asarray(waste & known & (wanted != 0) & (need_ops != 0) & ((wanted & need_ops) == 0))
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -370,11 +453,11 @@ class ConceptIndex:
         assert listing_id is not None, "postings hold only live rows"
         return listing_id
 
-    def _gather(self, profile: Profile) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Rows of the opposite kind sharing a concept; per row the dot product of the concept weights and the
-        strongest shared concept's strength (as shared_concepts computes it)."""
+    def _gather(self, profile: Profile) -> "_Gathered":
+        """Rows of the opposite kind sharing a concept; per row the dot product of the concept weights, the
+        strongest shared concept's strength (as shared_concepts computes it) and the route Engine._route picks."""
         other = 1 - KINDS.index(profile.listing.kind)
-        rows, products, strengths = [], [], []
+        rows, products, strengths, concepts = [], [], [], []
         for concept, evidence in profile.concepts.items():
             posting = self._postings.get((other, concept))
             if posting is None or not posting.size:
@@ -383,22 +466,54 @@ class ConceptIndex:
             rows.append(posting.rows[: posting.size])
             products.append(product)
             strengths.append(product * strength_of(concept))
+            concepts.append(concept)
         if not rows:
-            return np.empty(0, dtype=np.int64), np.empty(0), np.empty(0)
+            return _Gathered.empty()
         all_rows = np.concatenate(rows)
         order = np.argsort(all_rows, kind="stable")
-        all_rows = all_rows[order]
-        starts = np.flatnonzero(np.r_[True, all_rows[1:] != all_rows[:-1]])
-        dot = np.add.reduceat(np.concatenate(products)[order], starts)
-        strength = np.maximum.reduceat(np.concatenate(strengths)[order], starts)
-        return all_rows[starts], dot, strength
+        sorted_rows = all_rows[order]
+        first = np.r_[True, sorted_rows[1:] != sorted_rows[:-1]]
+        starts = np.flatnonzero(first)
+        all_strengths = np.concatenate(strengths)
+        found = _Gathered(
+            sorted_rows[starts],
+            np.add.reduceat(np.concatenate(products)[order], starts),
+            np.maximum.reduceat(all_strengths[order], starts),
+            np.zeros(len(starts)),
+            np.zeros(len(starts), dtype=np.int64),
+            np.zeros(len(starts), dtype=bool),
+        )
+        group = np.empty(len(all_rows), dtype=np.int64)  # each gathered entry's place among the rows found
+        group[order] = np.cumsum(first) - 1
+        bounds = np.cumsum([0, *(len(r) for r in rows)])
+        self._pick_routes(found, concepts, group, all_strengths, bounds)
+        return found
+
+    def _pick_routes(
+        self, found: "_Gathered", concepts: list[str], group: np.ndarray, strengths: np.ndarray, bounds: np.ndarray
+    ) -> None:
+        """Engine._route for every row at once: the shared route of the highest strength rounded to 4 places,
+        then the farthest limit, then the lowest id. A strength this close to a rounding edge, or a route the
+        index does not know, leaves the pick unsure."""
+        best = np.full(len(found.rows), -1.0)
+        routes = [(self._routes.get(c), i) for i, c in enumerate(concepts) if c.startswith("route:")]
+        for facts, i in sorted(routes, key=lambda item: item[0].order if item[0] else (0.0, "")):
+            at, strength = group[bounds[i] : bounds[i + 1]], strengths[bounds[i] : bounds[i + 1]]
+            if facts is None:
+                found.unsure[at] = True
+                continue
+            rounded, unsure = round4(strength)
+            found.unsure[at] |= unsure
+            better = rounded > best[at]
+            at = at[better]
+            best[at], found.route_km[at], found.route_ops[at] = rounded[better], facts.km, facts.ops
 
     def _features(self, profile: Profile) -> dict[str, Any]:
         listing = profile.listing
         located = listing.lat is not None and listing.lon is not None
         rate = annual_rate(listing)
         accepts = listing.hazardous or bool(listing.properties.get("accepts_hazardous"))
-        route_kms = [km for concept in profile.concepts if (km := self._route_km.get(concept))]
+        route_kms = [facts.km for concept in profile.concepts if (facts := self._routes.get(concept))]
         return {
             "kind": KINDS.index(listing.kind),
             "resource": RESOURCE_TYPES.index(listing.resource_type),
@@ -417,6 +532,9 @@ class ConceptIndex:
             "accepts_hazardous": accepts,
             "norm2": sum(e.weight**2 for e in profile.concepts.values()),
             "quality_cap": quality_cap(listing),
+            "sets_limits": listing.kind == "need" and bool(listing.properties.keys() & QUALITY_LIMITS.keys()),
+            "waste": listing.legal_status == "waste",
+            "ops": operation_bits(listing.recovery_operations),
             "floor": np.nan,
         }
 

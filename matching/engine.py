@@ -129,6 +129,35 @@ class Engine:
                 floor = max(self.min_score, found[-1].score)
         return ranking.rank(found, of=profile.listing.id, limit=k)
 
+    def top(
+        self,
+        profile: Profile,
+        pool: Sequence[Profile],
+        bounds: np.ndarray,
+        scores: np.ndarray,
+        settled: np.ndarray,
+        k: int,
+    ) -> list[tuple[str, float]]:
+        """The counterpart ids and scores of best(profile, pool, bounds, k), given the scores the arrays settle
+        (RuleScorer.scores): only unsettled pairs whose bound reaches the k-th best score are compared in Python."""
+        is_offer = profile.listing.kind == "offer"
+        ranked = np.flatnonzero(settled & (scores >= self.min_score))
+        if len(ranked) > k:  # the k best and every tie with the k-th: the order among them is decided by id below
+            kth = np.partition(scores[ranked], len(ranked) - k)[len(ranked) - k]
+            ranked = ranked[scores[ranked] >= kth]
+        found = sorted((-float(scores[i]), pool[i].listing.id) for i in ranked.tolist())[:k]
+        floor = -found[-1][0] if len(found) == k else self.min_score
+        unsettled = np.flatnonzero(~settled & (bounds >= self.min_score - BOUND_SLACK))
+        for i in unsettled[np.argsort(-bounds[unsettled], kind="stable")].tolist():
+            if bounds[i] < floor - BOUND_SLACK:
+                break
+            other = pool[i]
+            scored = self.score(profile, other) if is_offer else self.score(other, profile)
+            if scored is not None:
+                found = sorted([*found, (-scored.score, other.listing.id)])[:k]
+                floor = -found[-1][0] if len(found) == k else self.min_score
+        return [(other_id, -negative) for negative, other_id in found]
+
     def shortlist(self, scope: "Scope", k: int, floors: np.ndarray) -> list["Scored"]:
         """The k best candidates of the scope's listing, and every other candidate that may be worth storing for
         its counterpart: one whose score may reach the counterpart's floor (aligned with the scope: the score that
@@ -207,7 +236,7 @@ class Index:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.profiles: dict[str, Profile] = {}
-        self._concepts = blocking.ConceptIndex({r.id: r.max_distance_km for r in engine.knowledge.routes.values()})
+        self._concepts = blocking.ConceptIndex(engine.knowledge.routes.values())
 
     def add_all(self, listings: Iterable[Listing]) -> Self:
         for profile in self.engine.profiles(list(listings)):
@@ -242,6 +271,17 @@ class Index:
         bounds = self.engine.scorer.upper_bounds(reach.known(), len(reach.ids))
         pool = blocking.LazySequence(lambda i: self.profiles[reach.ids[i]], len(reach.ids))
         return self.engine.best(profile, pool, bounds, k)
+
+    def top(self, listing_id: str, k: int) -> list[tuple[str, float]]:
+        """[(counterpart id, score) of ranked(listing_id, k)], with most scores taken from the arrays: the way to
+        rank when the comparisons need not be written out."""
+        profile = self.profiles[listing_id]
+        reach = self._concepts.reach(profile)
+        known = reach.known()
+        bounds = self.engine.scorer.upper_bounds(known, len(reach.ids))
+        scores, settled = self.engine.scorer.scores(known, reach.exact)
+        pool = blocking.LazySequence(lambda i: self.profiles[reach.ids[i]], len(reach.ids))
+        return self.engine.top(profile, pool, bounds, scores, settled, k)
 
     def scope(self, profile: Profile) -> Scope:
         """The listings that may pair with `profile` above min_score, by their score bound, highest first. The

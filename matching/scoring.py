@@ -5,6 +5,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 from matching import comparisons
+from matching.blocking import round4
 from matching.comparisons import Outcome, Pair
 from matching.records import Comparison
 
@@ -71,6 +72,20 @@ class RuleScorer:
         for name, weight in zip(COMPARISONS, self._ordered, strict=True):
             bounds += weight * known.get(name, np.ones(size)) / self._total
         return bounds
+
+    def scores(self, known: Mapping[str, np.ndarray], exact: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """score_of for many pairs at once, from comparison values known exactly (Reach.exact; the others count
+        as 1, which is what timing and legal give a pair that passes them), and where the result is settled: the
+        pair is exact and no sum lies so near a rounding edge that the per-pair arithmetic could round it the
+        other way. Unsettled scores are to be computed pair by pair."""
+        size = len(exact)
+        score, unsure = np.zeros(size), ~exact
+        for name, weight in zip(COMPARISONS, self._ordered, strict=True):
+            part, edge = round4(weight * known.get(name, np.ones(size)) / self._total)
+            score += part  # in score_of's order, from 0.0 as it starts: the same sums
+            unsure |= edge
+        score, edge = round4(np.minimum(1.0, score))
+        return score, ~(unsure | edge)
 
     @staticmethod
     def score(components: tuple[Comparison, ...]) -> float:

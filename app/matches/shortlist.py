@@ -77,7 +77,7 @@ def select(listing_id: uuid.UUID, candidates: Sequence[P], kths: Mapping[uuid.UU
 
 def best_offers(index: Index, need: str, k: int) -> list[str]:
     """The offers this need counts among its k best."""
-    return [scored.offer_id for scored in index.ranked(need, k=k)]
+    return [offer for offer, _ in index.top(need, k)]
 
 
 def chosen_by_needs(best: Iterable[tuple[str, Sequence[str]]]) -> dict[str, list[str]]:

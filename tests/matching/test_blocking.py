@@ -3,6 +3,7 @@
 from collections.abc import Callable
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from matching import blocking
@@ -232,14 +233,22 @@ def test_the_index_finds_exactly_what_comparing_every_pair_finds_in_the_case_fil
         assert case_index.candidates(listing_id, k=3) == expected[:3]
 
 
-def test_the_index_finds_exactly_what_comparing_every_pair_finds_in_country_sized_data(matcher: Engine) -> None:
+@pytest.fixture(scope="module")
+def country_index(matcher: Engine) -> Index:
     """Synthetic listings over Poland: stated and unstated distance limits, availability windows, hazardous
-    offers, quality limits, every resource type; a sample of listings, all of their candidates and the top 5."""
+    offers, waste with and without permits, quality limits, every resource type."""
     from app.bench.generate import eligible, generate, records
     from app.config import SEED_DATA_DIR
 
     data = generate(1500, seed=11, seed_dir=SEED_DATA_DIR)
-    index = matcher.index(r for r, raw in zip(records(data), data.listings, strict=True) if eligible(raw))
+    return matcher.index(r for r, raw in zip(records(data), data.listings, strict=True) if eligible(raw))
+
+
+def test_the_index_finds_exactly_what_comparing_every_pair_finds_in_country_sized_data(
+    matcher: Engine, country_index: Index
+) -> None:
+    """A sample of listings, all of their candidates and the top 5."""
+    index = country_index
     checked = 0
     for listing_id in sorted(index.profiles)[::6]:
         expected = _pair_by_pair(matcher, index, listing_id)
@@ -249,9 +258,39 @@ def test_the_index_finds_exactly_what_comparing_every_pair_finds_in_country_size
     assert checked > 1000  # enough pairs to mean something
 
 
+def test_settled_scores_are_the_exact_scores(matcher: Engine, country_index: Index) -> None:
+    """Where RuleScorer.scores says a reach's score is settled, comparing the pair in Python gives that score (or
+    no candidate, when it falls below the threshold): the route each pair is judged under, its distance limit, the
+    permit check and the rounding all agree."""
+    settled_pairs = 0
+    for profile in country_index.profiles.values():
+        reach = country_index._concepts.reach(profile)
+        scores, settled = matcher.scorer.scores(reach.known(), reach.exact)
+        for i in np.flatnonzero(settled).tolist():
+            other = country_index.profiles[reach.ids[i]]
+            offer, need = (profile, other) if profile.listing.kind == "offer" else (other, profile)
+            scored = matcher.score(offer, need)
+            if scores[i] >= matcher.min_score:
+                assert scored is not None and scored.score == scores[i], (offer.listing.id, need.listing.id)
+            else:
+                assert scored is None
+            settled_pairs += 1
+    assert settled_pairs > 10_000  # most pairs (14,754 of them): the generated data exercise every comparison
+
+
+@pytest.mark.parametrize("k", [1, 5, 25])
+def test_top_ranks_as_comparing_pair_by_pair_does(country_index: Index, k: int) -> None:
+    for listing_id in sorted(country_index.profiles):
+        expected = [
+            (s.need_id if s.offer_id == listing_id else s.offer_id, s.score)
+            for s in country_index.ranked(listing_id, k)
+        ]
+        assert country_index.top(listing_id, k) == expected
+
+
 def test_reach_bounds_the_score_of_every_pair_it_keeps(matcher: Engine, case_index: Index) -> None:
     """The bounds are what lets top-k stop early: no exact score may exceed its bound."""
-    concepts = blocking.ConceptIndex({r.id: r.max_distance_km for r in matcher.knowledge.routes.values()})
+    concepts = blocking.ConceptIndex(matcher.knowledge.routes.values())
     for profile in case_index.profiles.values():
         concepts.add(profile)
     for profile in case_index.profiles.values():
