@@ -261,8 +261,22 @@ class Index:
         self._concepts.remove(listing_id)
 
     def candidates(self, listing_id: str, k: int | None = None) -> list[Candidate]:
-        """The listing's candidates, best first (the k best when k is given)."""
-        return [self.engine.candidate(scored) for scored in self.ranked(listing_id, k)]
+        """The listing's candidates, best first (the k best when k is given: found by top, so that only those k
+        are compared in Python to be written out)."""
+        if k is None:
+            return [self.engine.candidate(scored) for scored in self.ranked(listing_id)]
+        profile = self.profiles[listing_id]
+        kept = []
+        for other_id, score in self.top(listing_id, k):
+            other = self.profiles[other_id]
+            scored = (
+                self.engine.score(profile, other)
+                if profile.listing.kind == "offer"
+                else self.engine.score(other, profile)
+            )
+            assert scored is not None and scored.score == score, "top settles only scores Engine.score agrees with"
+            kept.append(self.engine.candidate(scored))
+        return kept
 
     def ranked(self, listing_id: str, k: int | None = None) -> list[Scored]:
         """candidates(), scored only: the order and the scores without the sentences."""
