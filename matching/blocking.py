@@ -195,12 +195,16 @@ _COLUMNS: dict[str, tuple[type, float | int | bool]] = {
     "hazardous": (np.bool_, False),
     "accepts_hazardous": (np.bool_, False),
     "norm2": (np.float64, 0.0),
-    "quality_cap": (np.float64, 1.0),
-    "sets_limits": (np.bool_, False),  # a need naming any quality limit: its quality value is known only per pair
+    "limits": (np.bool_, False),  # a need stating a quality limit (as a number)
+    "odd_quality": (np.bool_, False),  # a quality number that is NaN: not told apart from none here
     "waste": (np.bool_, False),
     "ops": (np.int64, 0),  # the listing's recovery operations, one bit each
     "floor": (np.float64, np.nan),  # set from outside (set_floor): NaN until known
 }
+# What comparisons.quality reads: each limit a need may state, each property an offer may state (NaN: none).
+OFFER_QUALITIES = tuple(dict.fromkeys(offer_key for offer_key, *_ in QUALITY_LIMITS.values()))
+_COLUMNS |= {f"want:{key}": (np.float64, np.nan) for key in QUALITY_LIMITS}
+_COLUMNS |= {f"have:{key}": (np.float64, np.nan) for key in OFFER_QUALITIES}
 KINDS = ("offer", "need")
 NO_START, NO_END = date.min.toordinal(), date.max.toordinal()
 # The vectorised bounds may differ from the exact per-pair arithmetic in the last bits; nothing is dropped on a
@@ -402,7 +406,9 @@ class ConceptIndex:
         if not is_offer and not me["accepts_hazardous"]:
             keep &= ~col("hazardous")
         keep &= ~self._unpermitted(found, me, col, is_offer)
-        found = found.narrowed(keep)
+        quality, failed, odd = self._quality(me, found.rows, is_offer)
+        keep &= ~failed
+        found, quality, odd = found.narrowed(keep), quality[keep], odd[keep]
         km = _haversine_km(me["lat"], me["lon"], col("lat"), col("lon"))
         located = col("located") & me["located"]
         stated = np.fmin(col("stated_km"), me["stated_km"])
@@ -415,12 +421,11 @@ class ConceptIndex:
         # A pair this close to its limit may fall on either side of it in the exact arithmetic.
         edge = located & (np.abs(km - limit) <= limit * EDGE)
         found, km, located, limit, edge = found.narrowed(near), km[near], located[near], limit[near], edge[near]
+        quality, odd = quality[near], odd[near]
         distance = np.where(located, np.maximum(0.0, 1.0 - (np.where(located, km, 0.0) / limit) ** 1.5), 0.5)
         norm = np.sqrt(me["norm2"] * col("norm2"))
         text = np.divide(found.dot, norm, out=np.zeros_like(found.dot), where=norm > 0)
         quantity = _quantity_value(me["annual"], me["unit"], col("annual"), col("unit"))
-        quality = col("quality_cap") if is_offer else np.full(len(found.rows), me["quality_cap"])
-        limits_set = col("sets_limits") if is_offer else np.full(len(found.rows), me["sets_limits"])
         rows = found.rows
         return Reach(
             LazySequence(lambda i: self.id_of(int(rows[i])), len(rows)),
@@ -431,8 +436,35 @@ class ConceptIndex:
             distance,
             quantity,
             quality,
-            exact=~(found.unsure | edge | limits_set),
+            exact=~(found.unsure | edge | odd),
         )
+
+    def _quality(self, me: Mapping[str, Any], rows: np.ndarray, is_offer: bool) -> tuple[np.ndarray, ...]:
+        """comparisons.quality for each row: its value, whether it excludes the pair (the offer fails a limit the
+        need states), and where a NaN among the numbers leaves both unknown here (value 1 as a bound, kept)."""
+        columns = self._columns
+        value, failed = np.full(len(rows), UNSTATED_QUALITY), np.zeros(len(rows), dtype=bool)
+        odd = columns["odd_quality"][rows] | me["odd_quality"]
+        if is_offer:
+            at = np.flatnonzero(columns["limits"][rows])
+        else:
+            at = np.arange(len(rows)) if me["limits"] else np.empty(0, dtype=np.int64)
+        unknown, met, fails = (np.zeros(len(at), dtype=bool) for _ in range(3))
+        for limit_key, (offer_key, sense, *_) in QUALITY_LIMITS.items() if len(at) else ():
+            wanted = columns[f"want:{limit_key}"][rows[at]] if is_offer else me[f"want:{limit_key}"]
+            stated = ~np.isnan(wanted)
+            if not np.any(stated):
+                continue
+            actual = me[f"have:{offer_key}"] if is_offer else columns[f"have:{offer_key}"][rows[at]]
+            known = ~np.isnan(actual)
+            ok = actual >= wanted if sense == "min" else actual <= wanted
+            unknown |= stated & ~known
+            fails |= stated & known & ~ok
+            met |= stated & known & ok
+        value[at] = np.where(unknown, 0.5, np.where(met, 1.0, UNSTATED_QUALITY))
+        failed[at] = fails
+        value[odd], failed[odd] = 1.0, False
+        return value, failed, odd
 
     def _unpermitted(
         self, found: "_Gathered", me: Mapping[str, Any], col: Callable[[str], np.ndarray], is_offer: bool
@@ -531,21 +563,23 @@ class ConceptIndex:
             "hazardous": listing.hazardous,
             "accepts_hazardous": accepts,
             "norm2": sum(e.weight**2 for e in profile.concepts.values()),
-            "quality_cap": quality_cap(listing),
-            "sets_limits": listing.kind == "need" and bool(listing.properties.keys() & QUALITY_LIMITS.keys()),
+            **_qualities(listing),
             "waste": listing.legal_status == "waste",
             "ops": operation_bits(listing.recovery_operations),
             "floor": np.nan,
         }
 
 
-def quality_cap(listing: Listing) -> float:
-    """The most comparisons.quality can give a pair with this need: a need that sets no quality limit gets 0.7
-    from every offer ("unstated"); with limits, up to 1. Offers leave the cap to the need (1)."""
-    if listing.kind != "need":
-        return 1.0
-    limits = (number(listing.properties.get(key)) for key in QUALITY_LIMITS)
-    return 1.0 if any(limit is not None for limit in limits) else UNSTATED_QUALITY
+def _qualities(listing: Listing) -> dict[str, Any]:
+    """The quality columns of a listing: a need's limits (want:), an offer's properties (have:)."""
+    is_need = listing.kind == "need"
+    found = {f"want:{key}": number(listing.properties.get(key)) if is_need else None for key in QUALITY_LIMITS}
+    found |= {f"have:{key}": None if is_need else number(listing.properties.get(key)) for key in OFFER_QUALITIES}
+    stated = [v for v in found.values() if v is not None]
+    return {name: np.nan if v is None else v for name, v in found.items()} | {
+        "limits": listing.kind == "need" and bool(stated),
+        "odd_quality": any(math.isnan(v) for v in stated),
+    }
 
 
 UNIT_CODES = {unit: i for i, unit in enumerate(sorted({base for base, _ in BASE_UNIT.values()}))}

@@ -6,12 +6,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from matching import blocking
+from matching import blocking, comparisons
 from matching.blocking import ConceptIndex, Shared, haversine_km, shared_concepts
+from matching.comparisons import Pair
 from matching.engine import Engine, Index
 from matching.evaluation import CaseFile
 from matching.knowledge import Knowledge
-from matching.quality import UNSTATED_QUALITY
 from matching.records import Candidate, Evidence, Listing, Profile
 
 Judge = Callable[[Listing, Listing], Candidate | None]
@@ -275,7 +275,7 @@ def test_settled_scores_are_the_exact_scores(matcher: Engine, country_index: Ind
             else:
                 assert scored is None
             settled_pairs += 1
-    assert settled_pairs > 10_000  # most pairs (14,754 of them): the generated data exercise every comparison
+    assert settled_pairs > 15_000  # most pairs (16,434 of 18,130): the generated data exercise every comparison
 
 
 @pytest.mark.parametrize("k", [1, 5, 25])
@@ -304,11 +304,44 @@ def test_reach_bounds_the_score_of_every_pair_it_keeps(matcher: Engine, case_ind
                 assert candidate.score <= bound + 1e-3
 
 
-def test_quality_is_bounded_by_whether_the_need_sets_limits() -> None:
-    """A need without quality limits gives every pair the "unstated" value, so its bound need not be 1."""
-    plain = Listing("n1", "o1", "need", "material", "Fly ash wanted")
-    strict = Listing("n2", "o1", "need", "material", "Fly ash wanted", properties={"max_loi_pct": 5})
-    textual = Listing("n3", "o1", "need", "material", "Fly ash wanted", properties={"max_loi_pct": "low"})
+@pytest.mark.parametrize(
+    ("limits", "properties"),
+    [
+        ({}, {"loi_pct": 3}),  # no limit: "unstated"
+        ({"max_loi_pct": 5}, {"loi_pct": 3}),  # met
+        ({"max_loi_pct": 5, "min_purity_pct": 90}, {"loi_pct": 3}),  # one met, one the offer does not state
+        ({"max_loi_pct": 2, "min_purity_pct": 90}, {"loi_pct": 3}),  # fails: excluded
+        ({"max_loi_pct": "low"}, {"loi_pct": 3}),  # not a number: no limit
+        ({"max_loi_pct": True}, {"loi_pct": 3}),  # nor is a flag
+        ({"ph_min": 6, "ph_max": 8}, {"ph": 7.5}),
+        ({"ph_min": 6, "ph_max": 8}, {"ph": 8.5}),
+    ],
+)
+def test_reach_knows_the_quality_comparison_of_each_pair(
+    matcher: Engine, limits: dict[str, object], properties: dict[str, object]
+) -> None:
+    """From either side: the value comparisons.quality gives, and no pair that it excludes."""
+    need = Listing("n", "o1", "need", "material", "Fly ash wanted", properties=limits)
+    offer = Listing("o", "o2", "offer", "material", "Fly ash", properties=properties)
+    offer_profile, need_profile = (Profile(x, {"ewc:10 01 02": Evidence(1.0, "code")}) for x in (offer, need))
+    concepts = ConceptIndex(matcher.knowledge.routes.values())
+    concepts.add(offer_profile)
+    concepts.add(need_profile)
+    shared = blocking.shared_concepts(offer_profile, need_profile)
+    expected = comparisons.quality(Pair(offer_profile, need_profile, shared, None, 300.0, None, matcher.knowledge))
+    for profile in (offer_profile, need_profile):
+        reach = concepts.reach(profile)
+        if expected.excluded:
+            assert len(reach.ids) == 0
+        else:
+            assert list(reach.quality) == [expected.value] and list(reach.exact) == [True]
+
+
+def test_a_quality_number_that_is_nan_leaves_the_pair_to_the_exact_comparison(matcher: Engine) -> None:
+    need = Listing("n", "o1", "need", "material", "Fly ash wanted", properties={"max_loi_pct": float("nan")})
     offer = Listing("o", "o2", "offer", "material", "Fly ash", properties={"loi_pct": 3})
-    assert blocking.quality_cap(plain) == blocking.quality_cap(textual) == UNSTATED_QUALITY
-    assert blocking.quality_cap(strict) == blocking.quality_cap(offer) == 1.0
+    concepts = ConceptIndex(matcher.knowledge.routes.values())
+    for listing in (offer, need):
+        concepts.add(Profile(listing, {"ewc:10 01 02": Evidence(1.0, "code")}))
+    reach = concepts.reach(Profile(offer, {"ewc:10 01 02": Evidence(1.0, "code")}))
+    assert list(reach.quality) == [1.0] and list(reach.exact) == [False]
