@@ -367,7 +367,8 @@ def _decoded(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def stored_matches_of_offers(session: Session, offer_ids: Sequence[uuid.UUID]) -> list[Any]:
-    """The stored matches of these offers: key, workflow states and engine fields (JSON ones as text)."""
+    """The stored matches of these offers: key, workflow states and, last, the engine fields in ENGINE_FIELDS order
+    (JSON ones as text)."""
     table = MATCHES
     fields = [cast(table.c[f], Text).label(f) if f in JSON_FIELDS else table.c[f] for f in ENGINE_FIELDS]
     columns = [table.c.id, table.c.offer_id, table.c.need_id, table.c.status, table.c.offer_state, table.c.need_state]

@@ -34,6 +34,7 @@ PARALLEL_FROM = 5000  # listings; below this a rebuild runs in one process
 # the JSON ones encoded. Plain strings and floats: encoding the JSON is the larger part of a row's cost, and text
 # crosses the pipe several times faster than nested lists, dicts and UUIDs.
 Fresh = tuple[Any, ...]
+ENGINE_WIDTH = len(repository.ENGINE_FIELDS)  # the engine fields end a stored row, as they end a Fresh one
 
 
 @dataclass(frozen=True)
@@ -377,13 +378,17 @@ def _merge(
 ) -> tuple[int, int, int]:
     """Makes the stored matches of these offers equal to their fresh candidates; returns (added, changed,
     removed)."""
-    stored = {(r.offer_id, r.need_id): r for r in repository.stored_matches_of_offers(session, _uuids(offers))}
+    rows = repository.stored_matches_of_offers(session, _uuids(offers))
+    stored = {(str(r.offer_id), str(r.need_id)): r for r in rows}
     now = utcnow()
     new_rows: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     reencoded: list[dict[str, Any]] = []
-    for key, values in map(_values, fresh):
-        old = stored.pop(key, None)
+    for current in fresh:
+        old = stored.pop((current[0], current[1]), None)
+        if old is not None and old[-ENGINE_WIDTH:] == current[2:]:
+            continue  # the same text and numbers: most rows of a rebuild, settled without building their values
+        key, values = _values(current)
         if old is None:
             new_rows.append(_new_match(key, values, now))
         elif (found := _compare(old, values)) == "changed":
