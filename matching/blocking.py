@@ -296,8 +296,9 @@ class _Gathered:
 @dataclass(frozen=True)
 class Reach:
     """Listings of the opposite kind that share a concept with one listing and pass the vectorised hard filters
-    (resource type, owner, distance, availability, hazard), with the comparison values known before scoring:
-    material and text exactly, distance, quantity and quality as upper bounds. Arrays are aligned with `ids`."""
+    (resource type, owner, distance, availability, hazard, permit, quality limits), with the comparison values
+    known before scoring: the comparisons' own where `exact`, elsewhere upper bounds (distance under the farthest
+    shared route, quality 1). Arrays are aligned with `ids`."""
 
     ids: Sequence[str]
     rows: np.ndarray  # the index's row of each listing
