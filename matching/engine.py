@@ -261,22 +261,8 @@ class Index:
         self._concepts.remove(listing_id)
 
     def candidates(self, listing_id: str, k: int | None = None) -> list[Candidate]:
-        """The listing's candidates, best first (the k best when k is given: found by top, so that only those k
-        are compared in Python to be written out)."""
-        if k is None:
-            return [self.engine.candidate(scored) for scored in self.ranked(listing_id)]
-        profile = self.profiles[listing_id]
-        kept = []
-        for other_id, score in self.top(listing_id, k):
-            other = self.profiles[other_id]
-            scored = (
-                self.engine.score(profile, other)
-                if profile.listing.kind == "offer"
-                else self.engine.score(other, profile)
-            )
-            assert scored is not None and scored.score == score, "top settles only scores Engine.score agrees with"
-            kept.append(self.engine.candidate(scored))
-        return kept
+        """The listing's candidates, best first (the k best when k is given)."""
+        return [self.engine.candidate(scored) for scored in self.ranked(listing_id, k)]
 
     def ranked(self, listing_id: str, k: int | None = None) -> list[Scored]:
         """candidates(), scored only: the order and the scores without the sentences."""
@@ -288,9 +274,9 @@ class Index:
 
     def top(self, listing_id: str, k: int) -> list[tuple[str, float]]:
         """[(counterpart id, score) of ranked(listing_id, k)], with most scores taken from the arrays: the way to
-        rank when the comparisons need not be written out."""
+        rank many listings when the comparisons need not be written out (a rebuild's needs)."""
         profile = self.profiles[listing_id]
-        reach = self._concepts.reach(profile)
+        reach = self._concepts.reach(profile, exact=True)
         known = reach.known()
         bounds = self.engine.scorer.upper_bounds(known, len(reach.ids))
         scores, settled = self.engine.scorer.scores(known, reach.exact)

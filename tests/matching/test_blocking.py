@@ -264,7 +264,7 @@ def test_settled_scores_are_the_exact_scores(matcher: Engine, country_index: Ind
     permit check and the rounding all agree."""
     settled_pairs = 0
     for profile in country_index.profiles.values():
-        reach = country_index._concepts.reach(profile)
+        reach = country_index._concepts.reach(profile, exact=True)
         scores, settled = matcher.scorer.scores(reach.known(), reach.exact)
         for i in np.flatnonzero(settled).tolist():
             other = country_index.profiles[reach.ids[i]]
@@ -330,7 +330,7 @@ def test_reach_knows_the_quality_comparison_of_each_pair(
     shared = blocking.shared_concepts(offer_profile, need_profile)
     expected = comparisons.quality(Pair(offer_profile, need_profile, shared, None, 300.0, None, matcher.knowledge))
     for profile in (offer_profile, need_profile):
-        reach = concepts.reach(profile)
+        reach = concepts.reach(profile, exact=True)
         if expected.excluded:
             assert len(reach.ids) == 0
         else:
@@ -343,5 +343,5 @@ def test_a_quality_number_that_is_nan_leaves_the_pair_to_the_exact_comparison(ma
     concepts = ConceptIndex(matcher.knowledge.routes.values())
     for listing in (offer, need):
         concepts.add(Profile(listing, {"ewc:10 01 02": Evidence(1.0, "code")}))
-    reach = concepts.reach(Profile(offer, {"ewc:10 01 02": Evidence(1.0, "code")}))
+    reach = concepts.reach(Profile(offer, {"ewc:10 01 02": Evidence(1.0, "code")}), exact=True)
     assert list(reach.quality) == [1.0] and list(reach.exact) == [False]
