@@ -6,7 +6,7 @@ filters: opposite kinds, the same resource type, different organizations, and a 
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date
 from typing import Any, NamedTuple, TypeVar, overload
 
@@ -288,9 +288,7 @@ class _Gathered:
         return cls(np.empty(0, dtype=np.int64), nothing, nothing, nothing, np.empty(0, dtype=np.int64), nothing > 0)
 
     def narrowed(self, keep: np.ndarray) -> "_Gathered":
-        return _Gathered(
-            *(getattr(self, f)[keep] for f in ("rows", "dot", "strength", "route_km", "route_ops", "unsure"))
-        )
+        return _Gathered(*(getattr(self, f.name)[keep] for f in fields(self)))
 
 
 @dataclass(frozen=True)
