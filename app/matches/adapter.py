@@ -6,6 +6,7 @@ from dataclasses import fields
 from typing import Any, NamedTuple
 
 from app.listings.models import Listing
+from app.matches import repository
 from app.matches.models import Match
 from matching.explain import explain
 from matching.records import Candidate, Comparison, Evidence, Impact, Profile
@@ -102,4 +103,5 @@ def apply(match: Match, values: dict[str, Any]) -> bool:
         match.version += 1  # a new ETag: the score or its reasons changed (see Match.version)
         for key, value in values.items():
             setattr(match, key, value)
+    match.engine_digest = repository.digest(values)  # unchanged values: the same digest, no UPDATE (or a first one)
     return changed

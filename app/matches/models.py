@@ -38,6 +38,10 @@ class Match(Base):
     engine_version: Mapped[str] = mapped_column(String(32))
     # Kept beside `impact` so that lists can sort and sum by it.
     co2e_avoided_t: Mapped[float | None] = mapped_column(Float)
+    # repository.digest of the engine fields above as last written, by every path that writes them; a rebuild
+    # compares it instead of reading the fields back. None (rows from before migration 0008): compared in full.
+    # Whatever changes the engine fields some other way must set it to None.
+    engine_digest: Mapped[int | None] = mapped_column(BigInteger)
     # Each party moves its own side: proposed -> interested -> in_contact -> realised, or declined.
     offer_state: Mapped[str] = mapped_column(String(16), default="proposed")
     need_state: Mapped[str] = mapped_column(String(16), default="proposed")

@@ -5,9 +5,10 @@ match is announced only to owners with a match.created subscription, looked up o
 """
 
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, NamedTuple
 
 from sqlalchemy.orm import Session
 
@@ -30,11 +31,12 @@ ENRICH_BATCH = 500
 BATCH = 500  # a rebuild ranks this many needs, and compares and writes the matches of this many offers, at a time
 PARALLEL_FROM = 5000  # listings; below this a rebuild runs in one process
 
-# A candidate as a rebuild's ranking processes send it: offer and need ids, then the values of ENGINE_FIELDS with
-# the JSON ones encoded. Plain strings and floats: encoding the JSON is the larger part of a row's cost, and text
-# crosses the pipe several times faster than nested lists, dicts and UUIDs.
+# A candidate as a rebuild's ranking processes send it: offer and need ids, its engine digest, then the values of
+# ENGINE_FIELDS with the JSON ones encoded. Plain strings and floats: encoding the JSON is the larger part of a row's
+# cost, and text crosses the pipe several times faster than nested lists, dicts and UUIDs.
 Fresh = tuple[Any, ...]
-ENGINE_WIDTH = len(repository.ENGINE_FIELDS)  # the engine fields end a stored row, as they end a Fresh one
+# A batch of offers' stored matches by (offer id, need id) as text: repository.stored_digests_of_offers rows.
+Stored = dict[tuple[str, str], Any]
 
 
 @dataclass(frozen=True)
@@ -244,13 +246,22 @@ def rebuild(session: Session, progress: Progress | None = None, processes: int |
     with Forked(_Ranking(index, k, engine.version_), workers) as work:
         chosen = _chosen_by_needs(work, needs, progress)
         batches = [offers[start : start + BATCH] for start in range(0, len(offers), BATCH)]
-        tasks = [(batch, {offer: chosen.get(offer, []) for offer in batch}) for batch in batches]
+        # Each batch's stored matches are read as its task is sent (the processes compare digests) and merged when
+        # its result comes back, in the same order. Merging a batch writes only its own offers' matches.
+        in_flight: deque[Stored] = deque()
+
+        def tasks() -> Iterator[_Task]:
+            for batch in batches:
+                in_flight.append(_stored_of(session, batch))
+                digests = {key: row.engine_digest for key, row in in_flight[-1].items()}
+                yield batch, {offer: chosen.get(offer, []) for offer in batch}, digests
+
         if progress:
             progress("matching offers", 0, len(offers))
-        for done, (batch, values) in enumerate(zip(batches, work.map(_kept_of_offers, tasks), strict=True), 1):
-            counts = _merge(session, batch, values, owners, subscribers)
+        for done, ranked in enumerate(work.map(_kept_of_offers, tasks()), 1):
+            counts = _merge(session, in_flight.popleft(), ranked, owners, subscribers)
             matches, added, changed, removed = (
-                matches + len(values),
+                matches + ranked.kept,
                 added + counts[0],
                 changed + counts[1],
                 removed + counts[2],
@@ -330,23 +341,45 @@ def _best_of_needs(state: _Ranking, needs: Sequence[str]) -> list[list[str]]:
     return [shortlist.best_offers(state.index, need, state.k) for need in needs]
 
 
-def _kept_of_offers(state: _Ranking, task: tuple[Sequence[str], Mapping[str, Sequence[str]]]) -> list[Fresh]:
-    """These offers' kept candidates (shortlist.kept_of_offer) as Fresh rows."""
-    offers, chosen = task
+# For a batch of offers: the offers, the needs that chose each, and the digests of their stored matches.
+_Task = tuple[Sequence[str], Mapping[str, Sequence[str]], Mapping[tuple[str, str], int | None]]
+
+
+class _Ranked(NamedTuple):
+    """A batch of offers ranked: how many candidates are kept, those not stored with the same digest (new or
+    perhaps changed), and the stored pairs no longer kept."""
+
+    kept: int
+    differing: list[Fresh]
+    gone: list[tuple[str, str]]
+
+
+def _kept_of_offers(state: _Ranking, task: _Task) -> _Ranked:
+    """These offers' kept candidates (shortlist.kept_of_offer), compared with the stored digests: only what differs
+    crosses back to the parent (in a rebuild with little to change, nearly nothing)."""
+    offers, chosen, digests = task
     kept = (c for offer in offers for c in shortlist.kept_of_offer(state.index, offer, chosen[offer], state.k))
-    return [_fresh(c, state.version) for c in kept]
+    fresh = [_fresh(c, state.version) for c in kept]
+    keys = {(row[0], row[1]) for row in fresh}
+    differing = [row for row in fresh if digests.get((row[0], row[1])) != row[2]]
+    return _Ranked(len(fresh), differing, [key for key in digests if key not in keys])
 
 
 def _fresh(candidate: Candidate, version: str) -> Fresh:
     values = adapter.match_values(candidate, version)
-    encoded = (json_dumps(values[f]) if f in repository.JSON_FIELDS else values[f] for f in repository.ENGINE_FIELDS)
-    return (candidate.offer_id, candidate.need_id, *encoded)
+    encoded = [json_dumps(values[f]) if f in repository.JSON_FIELDS else values[f] for f in repository.ENGINE_FIELDS]
+    return (candidate.offer_id, candidate.need_id, repository.digest_of(encoded), *encoded)
 
 
 def _values(fresh: Fresh) -> tuple[Key, dict[str, Any]]:
-    fields = zip(repository.ENGINE_FIELDS, fresh[2:], strict=True)
+    fields = zip(repository.ENGINE_FIELDS, fresh[3:], strict=True)
     values = {f: repository.JsonText(v) if f in repository.JSON_FIELDS else v for f, v in fields}
     return (uuid.UUID(fresh[0]), uuid.UUID(fresh[1])), values
+
+
+def _stored_of(session: Session, offers: Sequence[str]) -> Stored:
+    rows = repository.stored_digests_of_offers(session, _uuids(offers))
+    return {(str(row.offer_id), str(row.need_id)): row for row in rows}
 
 
 def _store_profiles(session: Session, rows: Sequence[Any], profiles: Sequence[Profile]) -> None:
@@ -371,34 +404,35 @@ def _store_profiles(session: Session, rows: Sequence[Any], profiles: Sequence[Pr
 
 def _merge(
     session: Session,
-    offers: Sequence[str],
-    fresh: Sequence[Fresh],
+    stored: Stored,
+    ranked: _Ranked,
     owners: Mapping[uuid.UUID, uuid.UUID],
     subscribers: set[uuid.UUID],
 ) -> tuple[int, int, int]:
-    """Makes the stored matches of these offers equal to their fresh candidates; returns (added, changed,
-    removed)."""
-    rows = repository.stored_matches_of_offers(session, _uuids(offers))
-    stored = {(str(r.offer_id), str(r.need_id)): r for r in rows}
+    """Makes the stored matches of a batch of offers equal to their fresh candidates; returns (added, changed,
+    removed). A stored pair whose digest differs is compared in full: only a change of value is a change."""
     now = utcnow()
     new_rows: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
-    reencoded: list[dict[str, Any]] = []
-    for current in fresh:
-        old = stored.pop((current[0], current[1]), None)
-        if old is not None and old[-ENGINE_WIDTH:] == current[2:]:
-            continue  # the same text and numbers: most rows of a rebuild, settled without building their values
+    compared: list[tuple[uuid.UUID, dict[str, Any]]] = []
+    for current in ranked.differing:
         key, values = _values(current)
+        old = stored.get((current[0], current[1]))
         if old is None:
-            new_rows.append(_new_match(key, values, now))
-        elif (found := _compare(old, values)) == "changed":
-            updates.append(values | {"match_id": old.id, "now": now})
-        elif found == "encoding":
-            reencoded.append(values | {"match_id": old.id})
-    stale = [row.id for row in stored.values() if _untouched(row)]
+            new_rows.append(_new_match(key, values | {"engine_digest": current[2]}, now))
+        else:
+            compared.append((old.id, values))
+    fields = repository.stored_engine_fields(session, [match_id for match_id, _ in compared])
+    updates: list[dict[str, Any]] = []
+    rewritten: list[dict[str, Any]] = []
+    for match_id, values in compared:
+        if _changed(fields[match_id], values):
+            updates.append(values | {"match_id": match_id, "now": now})
+        else:
+            rewritten.append(values | {"match_id": match_id})
+    stale = [row.id for key in ranked.gone if (row := stored[key]).untouched]
     repository.delete_matches(session, stale)
     repository.update_matches(session, updates)
-    repository.reencode_matches(session, reencoded)
+    repository.reencode_matches(session, rewritten)
     repository.insert_matches(session, new_rows)
     for row in new_rows:
         _announce(session, row, owners, subscribers)
@@ -457,21 +491,17 @@ def _untouched(match: Any) -> bool:
     return bool(match.status == "proposed" and match.offer_state == match.need_state == "proposed")
 
 
-def _compare(stored: Any, values: Mapping[str, Any]) -> Literal["same", "encoding", "changed"]:
-    """Whether the stored engine fields differ from fresh values. JSON fields come back as the text stored, which
-    is what the JSON type writes (json_dumps of the value); text written another way (json.dumps, before orjson)
-    with the same values is "encoding": rewritten, but not a change."""
-    found: Literal["same", "encoding"] = "same"
+def _changed(stored: Any, values: Mapping[str, Any]) -> bool:
+    """Whether the stored engine fields hold other values than fresh ones. JSON fields come back as the text stored;
+    text written another way (json.dumps, before orjson) with the same values is not a change."""
     for field in repository.ENGINE_FIELDS:
         old, fresh = getattr(stored, field), values[field]
         if field not in repository.JSON_FIELDS:
             if old != fresh:
-                return "changed"
-        elif old != (fresh := repository.json_text(fresh)):
-            if json_loads(old) != json_loads(fresh):
-                return "changed"
-            found = "encoding"
-    return found
+                return True
+        elif old != (fresh := repository.json_text(fresh)) and json_loads(old) != json_loads(fresh):
+            return True
+    return False
 
 
 def _announce(

@@ -1,6 +1,9 @@
 """Keeping stored matches current in bulk: a rebuild writes only what changed and looks subscriptions up once."""
 
+import contextlib
 import json
+import uuid
+from collections.abc import Iterator
 
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, event, select, text, update
@@ -49,9 +52,69 @@ def test_a_rebuild_writes_only_what_changed_and_keeps_ids(api: Api, client: Test
     changed = after[(ash["id"], need["id"])]
     assert changed.id == kept_id and changed.version == kept_version + 1 and changed.score < kept_score
 
-    again = sync.rebuild(session)
+    with _statements(session) as statements:
+        again = sync.rebuild(session)
     session.commit()
     assert (again.matches, again.added, again.changed, again.removed) == (1, 0, 0, 0)
+    # Settled by the stored digest: the engine fields were not read back.
+    assert not any("matches.components" in s for s in statements)
+
+
+def test_every_write_stores_the_digest_of_what_it_wrote(api: Api, client: TestClient, session: Session) -> None:
+    """Digests as written by a listing's write (new rows and rows it changes), by a rebuild's updates and inserts:
+    each equals the digest of the engine fields stored beside it."""
+    power = api.organization(lat=50.08, lon=20.05, nace=["35.11"])
+    cement = api.organization(lat=50.25, lon=19.60, nace=["23.51"])
+    seller = api.key(power["id"])
+    ash = api.listing(seller, **ASH)
+    buyer = api.key(cement["id"])
+    need = api.listing(buyer, **CEMENT_NEED)
+    assert _digests(session) == _fields_digests(session) and len(_digests(session)) == 1
+    before = _digests(session)
+    assert (
+        client.patch(
+            f"/api/v1/listings/{need['id']}", json={"quantity": 900}, headers=buyer | {"If-Match": '"1"'}
+        ).status_code
+        == 200
+    )
+    assert _digests(session) == _fields_digests(session) != before
+
+    session.execute(update(Listing).where(Listing.id == uuid.UUID(ash["id"])).values(quantity=5))
+    session.commit()
+    assert sync.rebuild(session).changed == 1
+    session.commit()
+    assert _digests(session) == _fields_digests(session) != before
+    session.execute(delete(Match))
+    session.commit()
+    assert sync.rebuild(session).added == 1
+    session.commit()
+    assert _digests(session) == _fields_digests(session)
+
+
+def _digests(session: Session) -> dict[object, int | None]:
+    return dict(session.execute(text("SELECT id, engine_digest FROM matches")).all())
+
+
+def _fields_digests(session: Session) -> dict[object, int]:
+    fields = [f"CAST({f} AS TEXT)" if f in repository.JSON_FIELDS else f for f in repository.ENGINE_FIELDS]
+    rows = session.execute(text(f"SELECT id, {', '.join(fields)} FROM matches")).all()
+    return {row[0]: repository.digest_of(row[1:]) for row in rows}
+
+
+@contextlib.contextmanager
+def _statements(session: Session) -> Iterator[list[str]]:
+    """The SQL statements run meanwhile."""
+    statements: list[str] = []
+
+    def seen(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    bind = session.get_bind()
+    event.listen(bind, "before_cursor_execute", seen)
+    try:
+        yield statements
+    finally:
+        event.remove(bind, "before_cursor_execute", seen)
 
 
 def test_a_rebuild_looks_webhook_subscriptions_up_once(api: Api, client: TestClient, session: Session) -> None:
@@ -63,17 +126,8 @@ def test_a_rebuild_looks_webhook_subscriptions_up_once(api: Api, client: TestCli
         api.listing(api.key(firm["id"]), **CEMENT_NEED)
     session.execute(delete(Match))
     session.commit()
-    statements: list[str] = []
-
-    def seen(*args: object) -> None:
-        statements.append(str(args[2]))
-
-    bind = session.get_bind()
-    event.listen(bind, "before_cursor_execute", seen)
-    try:
+    with _statements(session) as statements:
         report = sync.rebuild(session)
-    finally:
-        event.remove(bind, "before_cursor_execute", seen)
     session.commit()
     assert report.added == 4
     assert sum("webhook_subscriptions" in s for s in statements) == 1
@@ -136,7 +190,7 @@ def test_a_rebuild_reencodes_json_stored_in_another_encoding_without_a_change(se
     for row in raw:
         older = {f: json.dumps(json.loads(getattr(row, f))) for f in ("components", "impact")}
         session.execute(
-            text("UPDATE matches SET components = :components, impact = :impact WHERE id = :id"),
+            text("UPDATE matches SET components = :components, impact = :impact, engine_digest = NULL WHERE id = :id"),
             older | {"id": row.id},
         )
     session.commit()
@@ -148,7 +202,8 @@ def test_a_rebuild_reencodes_json_stored_in_another_encoding_without_a_change(se
     report = sync.rebuild(session, processes=1)
     session.commit()
     assert (report.added, report.changed, report.removed) == (0, 0, 0)
-    versions: dict[object, int] = dict(session.execute(text("SELECT id, version FROM matches")).tuples().all())
+    assert _digests(session) == _fields_digests(session)  # written for the rows that had none
+    versions: dict[object, int] = dict(session.execute(text("SELECT id, version FROM matches")).all())
     assert versions == {row.id: row.version for row in raw}
     # The text is rewritten once, in the current encoding, so that later rebuilds compare text again.
     rewritten: dict[object, str] = dict(
