@@ -39,8 +39,8 @@ class Match(Base):
     # Kept beside `impact` so that lists can sort and sum by it.
     co2e_avoided_t: Mapped[float | None] = mapped_column(Float)
     # repository.digest of the engine fields above as last written, by every path that writes them; a rebuild
-    # compares it instead of reading the fields back. None (rows from before migration 0008): compared in full.
-    # Whatever changes the engine fields some other way must set it to None.
+    # compares it instead of reading the fields back. None (rows from before migration 0008, or whose engine fields
+    # an UPDATE changed without writing a digest: a trigger of 0008 clears it) is compared in full.
     engine_digest: Mapped[int | None] = mapped_column(BigInteger)
     # Each party moves its own side: proposed -> interested -> in_contact -> realised, or declined.
     offer_state: Mapped[str] = mapped_column(String(16), default="proposed")
