@@ -19,7 +19,8 @@ down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# The engine fields (app.matches.repository.ENGINE_FIELDS), JSON ones compared as text.
+# The engine fields (app.matches.repository.ENGINE_FIELDS), JSON ones compared as text. The trigger fires only for
+# UPDATEs that set one of them: not for a match's workflow steps.
 FIELDS = ("score", "rule", "components", "distance_km", "impact", "co2e_avoided_t", "engine_version")
 JSON_FIELDS = ("components", "impact")
 
@@ -38,13 +39,13 @@ def upgrade() -> None:
             "NEW.engine_digest := NULL; END IF; RETURN NEW; END $$"
         )
         op.execute(
-            "CREATE TRIGGER matches_engine_digest_stale BEFORE UPDATE ON matches "
+            f"CREATE TRIGGER matches_engine_digest_stale BEFORE UPDATE OF {', '.join(FIELDS)} ON matches "
             "FOR EACH ROW EXECUTE FUNCTION matches_engine_digest_stale()"
         )
     else:
         changed = " OR ".join(f"NEW.{f} IS NOT OLD.{f}" for f in FIELDS)
         op.execute(
-            "CREATE TRIGGER matches_engine_digest_stale AFTER UPDATE ON matches FOR EACH ROW "
+            f"CREATE TRIGGER matches_engine_digest_stale AFTER UPDATE OF {', '.join(FIELDS)} ON matches FOR EACH ROW "
             f"WHEN NEW.engine_digest IS OLD.engine_digest AND ({changed}) "
             "BEGIN UPDATE matches SET engine_digest = NULL WHERE id = NEW.id; END"
         )
