@@ -587,9 +587,8 @@ def _qualities(listing: Listing) -> dict[str, Any]:
     found = {f"want:{key}": number(listing.properties.get(key)) if is_need else None for key in QUALITY_LIMITS}
     found |= {f"have:{key}": None if is_need else number(listing.properties.get(key)) for key in OFFER_QUALITIES}
     stated = [v for v in found.values() if v is not None]
-    limits = [found[f"want:{key}"] is not None for key in QUALITY_LIMITS]
     return {name: np.nan if v is None else v for name, v in found.items()} | {
-        "limits": sum(1 << bit for bit, stated_here in enumerate(limits) if stated_here),
+        "limits": sum(1 << bit for bit, key in enumerate(QUALITY_LIMITS) if found[f"want:{key}"] is not None),
         "odd_quality": any(math.isnan(v) for v in stated),
     }
 

@@ -103,5 +103,6 @@ def apply(match: Match, values: dict[str, Any]) -> bool:
         match.version += 1  # a new ETag: the score or its reasons changed (see Match.version)
         for key, value in values.items():
             setattr(match, key, value)
-    match.engine_digest = repository.digest(values)  # unchanged values: the same digest, no UPDATE (or a first one)
+    if changed or match.engine_digest is None:  # unchanged values keep the digest they were written with
+        match.engine_digest = repository.digest(values)
     return changed
