@@ -488,6 +488,11 @@ class ConceptIndex:
     def __len__(self) -> int:
         return len(self._rows)
 
+    @property
+    def rows(self) -> int:
+        """The number of rows, live or free."""
+        return len(self._ids)
+
     def id_of(self, row: int) -> str:
         listing_id = self._ids[row]
         assert listing_id is not None, "postings hold only live rows"

@@ -19,13 +19,11 @@ from matching.comparisons import Outcome, Pair
 from matching.enrich import Enricher
 from matching.knowledge import Knowledge, Route
 from matching.records import Candidate, Listing, Profile
-from matching.scoring import RuleScorer
+from matching.scoring import BOUND_SLACK, RuleScorer
+from matching.tally import Seen
 from matching.taxonomy import EwcEntry, Suggestion, read_ewc_catalogue
 
 ENGINE_VERSION = "1.0"
-# Score bounds are sums of rounded parts computed in another order than the exact score: a pair is compared
-# exactly unless its bound lies this far below what it would have to reach.
-BOUND_SLACK = 1e-3
 
 
 class Engine:
@@ -275,13 +273,40 @@ class Index:
     def top(self, listing_id: str, k: int) -> list[tuple[str, float]]:
         """[(counterpart id, score) of ranked(listing_id, k)], with most scores taken from the arrays: the way to
         rank many listings when the comparisons need not be written out (a rebuild's needs)."""
+        return self.top_and_seen(listing_id, k, None)[0]
+
+    def top_and_seen(self, listing_id: str, k: int, floors: np.ndarray | None) -> tuple[list[tuple[str, float]], Seen]:
+        """top(listing_id, k), and the pairs of the reach that may count among their counterparts' k best, given
+        each counterpart's floor by index row (matching.tally: a rebuild tallies them, so that the counterparts
+        need no reach of their own). Without floors no pair is seen."""
         profile = self.profiles[listing_id]
         reach = self._concepts.reach(profile, exact=True)
         known = reach.known()
         bounds = self.engine.scorer.upper_bounds(known, len(reach.ids))
         scores, settled = self.engine.scorer.scores(known, reach.exact)
         pool = blocking.LazySequence(lambda i: self.profiles[reach.ids[i]], len(reach.ids))
-        return self.engine.top(profile, pool, bounds, scores, settled, k)
+        seen = Seen(reach.rows, np.where(settled, scores, bounds), settled)
+        seen = seen.worth(floors) if floors is not None else Seen(*(values[:0] for values in seen))
+        return self.engine.top(profile, pool, bounds, scores, settled, k), seen
+
+    def top_of_tallied(self, listing_id: str, tallied: Seen, k: int) -> list[tuple[str, float]]:
+        """top(listing_id, k) from the pairs a Tally gathered for the listing, without a reach: only unsettled pairs
+        that may enter its k best are compared in Python."""
+        profile, rows = self.profiles[listing_id], tallied.rows
+        pool = blocking.LazySequence(lambda i: self.profiles[self.id_of(int(rows[i]))], len(rows))
+        return self.engine.top(profile, pool, tallied.values, tallied.values, tallied.settled, k)
+
+    def row_of(self, listing_id: str) -> int:
+        """The listing's row in the index's arrays (what Seen.rows hold)."""
+        return int(self._concepts.rows_of([listing_id])[0])
+
+    def id_of(self, row: int) -> str:
+        return self._concepts.id_of(row)
+
+    @property
+    def rows(self) -> int:
+        """How many rows the index's arrays have (rows are reused after removals, so more than the listings)."""
+        return self._concepts.rows
 
     def scope(self, profile: Profile) -> Scope:
         """The listings that may pair with `profile` above min_score, by their score bound, highest first. The

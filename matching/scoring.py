@@ -19,6 +19,10 @@ COMPARISONS: dict[str, Callable[[Pair], Outcome]] = {
     "legal": comparisons.legal,
 }
 
+# Score bounds are sums of rounded parts computed in another order than the exact score: a pair is compared
+# exactly unless its bound lies this far below what it would have to reach.
+BOUND_SLACK = 1e-3
+
 # What matters most is that the material fits; the rest decides between candidates that fit.
 # "legal" has no weight: it only filters and explains.
 DEFAULT_WEIGHTS: dict[str, float] = {

@@ -10,7 +10,7 @@ import pickle
 import random
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -21,8 +21,10 @@ from app.config import get_settings
 from app.matches import shortlist
 from matching.engine import Engine, Index
 from matching.records import Listing, Profile
+from matching.tally import Seen, Tally
 
 ENRICH_BATCH = 500
+BATCH = 500  # needs ranked between two tallies, as in a rebuild (app/matches/sync.py)
 TOP_K = 20  # what a screen of candidates shows
 SCORE_STEPS = (0.4, 0.5, 0.6, 0.7, 0.8)
 
@@ -73,11 +75,15 @@ def rebuild(path: Path, seed_dir: Path, sample: int | None = None, seed: int = 1
     rng = random.Random(seed)
     ranked_offers = rng.sample(offers, sample) if sample and sample < len(offers) else offers
     ranked_needs = rng.sample(needs, sample) if sample and sample < len(needs) else needs
-    chosen = shortlist.chosen_by_needs((need, shortlist.best_offers(index, need, k)) for need in ranked_needs)
+    tally = Tally(index.rows, k, engine.min_score)
+    chosen = shortlist.chosen_by_needs(_ranked_needs(index, ranked_needs, k, tally))
+    # A sample of needs tallies only some of each offer's pairs: sampled offers then rank over their own reach.
+    tallied = tally.of_each() if len(ranked_needs) == len(needs) else None
     needs_done = time.perf_counter()
     matches, above = 0, dict.fromkeys(SCORE_STEPS, 0)
     for offer in ranked_offers:
-        kept = shortlist.kept_of_offer(index, offer, chosen.get(offer, ()), k)  # counted, not kept
+        seen = tallied.get(index.row_of(offer), Seen.none()) if tallied is not None else None
+        kept = shortlist.kept_of_offer(index, offer, chosen.get(offer, ()), k, seen)  # counted, not kept
         matches += len(kept)
         for step in SCORE_STEPS:
             above[step] += sum(c.score >= step for c in kept)
@@ -102,6 +108,15 @@ def rebuild(path: Path, seed_dir: Path, sample: int | None = None, seed: int = 1
         "matches_at_least": {f"{step:.1f}": round(count * offer_scale) for step, count in above.items()},
         "peak_rss_mb": peak_rss_mb(),
     }
+
+
+def _ranked_needs(index: Index, needs: Sequence[str], k: int, tally: Tally) -> Iterator[tuple[str, list[str]]]:
+    """Each need with its best offers, tallying what the needs' reaches saw in batches, as a rebuild does."""
+    for start in range(0, len(needs), BATCH):
+        chunk = needs[start : start + BATCH]
+        best, seen, by = shortlist.rank_needs(index, chunk, k, tally.floors)
+        tally.add(seen, by)
+        yield from zip(chunk, best, strict=True)
 
 
 def naive(path: Path, seed_dir: Path) -> dict[str, Any]:

@@ -14,9 +14,12 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Generic, NamedTuple, TypeVar
 
+import numpy as np
+
 from matching.engine import Index
 from matching.ranking import Pairing
 from matching.records import Candidate
+from matching.tally import Seen
 
 P = TypeVar("P", bound=Pairing)
 
@@ -75,9 +78,25 @@ def select(listing_id: uuid.UUID, candidates: Sequence[P], kths: Mapping[uuid.UU
 # --- a full rebuild: the same selection, for every listing at once, from an in-memory index ---------------------
 
 
-def best_offers(index: Index, need: str, k: int) -> list[str]:
-    """The offers this need counts among its k best."""
-    return [offer for offer, _ in index.top(need, k)]
+def best_offers(index: Index, need: str, k: int, floors: np.ndarray | None = None) -> tuple[list[str], Seen]:
+    """The offers this need counts among its k best, and the pairs its reach saw that may count among the offers'
+    own k best given their floors (Tally.floors; without them none)."""
+    best, seen = index.top_and_seen(need, k, floors)
+    return [offer for offer, _ in best], seen
+
+
+def rank_needs(
+    index: Index, needs: Sequence[str], k: int, floors: np.ndarray
+) -> tuple[list[list[str]], Seen, np.ndarray]:
+    """best_offers of each need; the pairs seen, joined, and aligned with them the index row of the need that saw
+    each (what Tally.add takes)."""
+    best, seen, by = [], [], []
+    for need in needs:
+        offers, pairs = best_offers(index, need, k, floors)
+        best.append(offers)
+        seen.append(pairs)
+        by.append(np.full(len(pairs.rows), index.row_of(need)))
+    return best, Seen.joined(seen), np.concatenate(by) if by else np.empty(0, np.int64)
 
 
 def chosen_by_needs(best: Iterable[tuple[str, Sequence[str]]]) -> dict[str, list[str]]:
@@ -89,10 +108,19 @@ def chosen_by_needs(best: Iterable[tuple[str, Sequence[str]]]) -> dict[str, list
     return chosen
 
 
-def kept_of_offer(index: Index, offer: str, chosen_by: Iterable[str], k: int) -> list[Candidate]:
-    """The offer's k best candidates and its pairs with the needs that count it among theirs."""
-    best = index.candidates(offer, k=k)
-    have = {candidate.need_id for candidate in best}
+def kept_of_offer(
+    index: Index, offer: str, chosen_by: Iterable[str], k: int, tallied: Seen | None = None
+) -> list[Candidate]:
+    """The offer's k best candidates and its pairs with the needs that count it among theirs. The k best come from
+    the pairs the needs' reaches saw (`tallied`, see matching.tally) when given, else from the offer's own reach."""
     profile = index.profiles[offer]
+    if tallied is None:
+        best = index.candidates(offer, k=k)
+    else:
+        ranked = (
+            index.engine.pair(profile, index.profiles[need]) for need, _ in index.top_of_tallied(offer, tallied, k)
+        )
+        best = [candidate for candidate in ranked if candidate is not None]
+    have = {candidate.need_id for candidate in best}
     extra = (index.engine.pair(profile, index.profiles[need]) for need in chosen_by if need not in have)
     return best + [candidate for candidate in extra if candidate is not None]

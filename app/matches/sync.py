@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+import numpy as np
 from sqlalchemy.orm import Session
 
 from app.config import get_settings
@@ -23,6 +24,7 @@ from app.matches.models import Match
 from app.webhooks import service as webhooks
 from matching.engine import Engine, Index, Scored
 from matching.records import Candidate, Profile
+from matching.tally import Seen, Tally
 
 Progress = Callable[[str, int, int], None]
 Key = tuple[uuid.UUID, uuid.UUID]
@@ -244,17 +246,19 @@ def rebuild(session: Session, progress: Progress | None = None, processes: int |
     subscribers = repository.match_created_subscribers(session)
     matches = added = changed = removed = 0
     with Forked(_Ranking(index, k, engine.version_), workers) as work:
-        chosen = _chosen_by_needs(work, needs, progress)
+        chosen, tallied = _rank_needs(work, index, needs, progress)
         batches = [offers[start : start + BATCH] for start in range(0, len(offers), BATCH)]
         # Each batch's stored matches are read as its task is sent (the processes compare digests) and merged when
         # its result comes back, in the same order. Merging a batch writes only its own offers' matches.
         in_flight: deque[Stored] = deque()
+        nothing = Seen.none()  # an offer no need's reach saw above the threshold
 
         def tasks() -> Iterator[_Task]:
             for batch in batches:
                 in_flight.append(_stored_of(session, batch))
                 digests = {key: row.engine_digest for key, row in in_flight[-1].items()}
-                yield batch, {offer: chosen.get(offer, []) for offer in batch}, digests
+                seen = {offer: tallied.get(index.row_of(offer), nothing) for offer in batch}
+                yield batch, {offer: chosen.get(offer, []) for offer in batch}, seen, digests
 
         if progress:
             progress("matching offers", 0, len(offers))
@@ -320,29 +324,37 @@ class _Ranking:
     version: str
 
 
-def _chosen_by_needs(work: "Forked[_Ranking]", needs: Sequence[str], progress: Progress | None) -> dict[str, list[str]]:
-    """shortlist.chosen_by_needs, the needs ranked in the forked processes."""
+def _rank_needs(
+    work: "Forked[_Ranking]", index: Index, needs: Sequence[str], progress: Progress | None
+) -> tuple[dict[str, list[str]], dict[int, Seen]]:
+    """shortlist.chosen_by_needs, the needs ranked in the forked processes; and what their reaches saw that may
+    count among each offer's own k best, by the offer's index row (matching.tally): the offers need no reach."""
+    tally = Tally(index.rows, work.state.k, index.engine.min_score)
     chunks = [needs[start : start + BATCH] for start in range(0, len(needs), BATCH)]
     if progress:
         progress("ranking offers for needs", 0, len(needs))
 
     def ranked() -> Iterator[tuple[str, list[str]]]:
         done = 0
-        for chunk, best in zip(chunks, work.map(_best_of_needs, chunks), strict=True):
+        tasks = ((chunk, tally.floors) for chunk in chunks)  # each with the floors as they are when it is sent
+        for chunk, (best, seen, by) in zip(chunks, work.map(_best_of_needs, tasks), strict=True):
+            tally.add(seen, by)
             yield from zip(chunk, best, strict=True)
             done += len(chunk)
             if progress:
                 progress("ranking offers for needs", done, len(needs))
 
-    return shortlist.chosen_by_needs(ranked())
+    return shortlist.chosen_by_needs(ranked()), tally.of_each()
 
 
-def _best_of_needs(state: _Ranking, needs: Sequence[str]) -> list[list[str]]:
-    return [shortlist.best_offers(state.index, need, state.k) for need in needs]
+def _best_of_needs(state: _Ranking, task: tuple[Sequence[str], np.ndarray]) -> tuple[list[list[str]], Seen, np.ndarray]:
+    needs, floors = task
+    return shortlist.rank_needs(state.index, needs, state.k, floors)
 
 
-# For a batch of offers: the offers, the needs that chose each, and the digests of their stored matches.
-_Task = tuple[Sequence[str], Mapping[str, Sequence[str]], Mapping[tuple[str, str], int | None]]
+# For a batch of offers: the offers, the needs that chose each, the pairs tallied for each, and the digests of their
+# stored matches.
+_Task = tuple[Sequence[str], Mapping[str, Sequence[str]], Mapping[str, Seen], Mapping[tuple[str, str], int | None]]
 
 
 class _Ranked(NamedTuple):
@@ -357,8 +369,9 @@ class _Ranked(NamedTuple):
 def _kept_of_offers(state: _Ranking, task: _Task) -> _Ranked:
     """These offers' kept candidates (shortlist.kept_of_offer), compared with the stored digests: only what differs
     crosses back to the parent (in a rebuild with little to change, nearly nothing)."""
-    offers, chosen, digests = task
-    kept = (c for offer in offers for c in shortlist.kept_of_offer(state.index, offer, chosen[offer], state.k))
+    offers, chosen, seen, digests = task
+    index, k = state.index, state.k
+    kept = (c for offer in offers for c in shortlist.kept_of_offer(index, offer, chosen[offer], k, seen[offer]))
     fresh = [_fresh(c, state.version) for c in kept]
     keys = {(row[0], row[1]) for row in fresh}
     differing = [row for row in fresh if digests.get((row[0], row[1])) != row[2]]

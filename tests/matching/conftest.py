@@ -168,3 +168,13 @@ def district_heating_need() -> Listing:
         lat=50.061,
         lon=19.942,
     )
+
+
+@pytest.fixture(scope="session")
+def country_index(matcher: Engine) -> Index:
+    """Synthetic listings over Poland: stated and unstated distance limits, availability windows, hazardous
+    offers, waste with and without permits, quality limits, every resource type."""
+    from app.bench.generate import eligible, generate, records
+
+    data = generate(1500, seed=11, seed_dir=SEED_DATA_DIR)
+    return matcher.index(r for r, raw in zip(records(data), data.listings, strict=True) if eligible(raw))

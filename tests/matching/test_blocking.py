@@ -233,17 +233,6 @@ def test_the_index_finds_exactly_what_comparing_every_pair_finds_in_the_case_fil
         assert case_index.candidates(listing_id, k=3) == expected[:3]
 
 
-@pytest.fixture(scope="module")
-def country_index(matcher: Engine) -> Index:
-    """Synthetic listings over Poland: stated and unstated distance limits, availability windows, hazardous
-    offers, waste with and without permits, quality limits, every resource type."""
-    from app.bench.generate import eligible, generate, records
-    from app.config import SEED_DATA_DIR
-
-    data = generate(1500, seed=11, seed_dir=SEED_DATA_DIR)
-    return matcher.index(r for r, raw in zip(records(data), data.listings, strict=True) if eligible(raw))
-
-
 def test_the_index_finds_exactly_what_comparing_every_pair_finds_in_country_sized_data(
     matcher: Engine, country_index: Index
 ) -> None:

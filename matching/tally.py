@@ -1,0 +1,86 @@
+"""The k best counterparts of every listing of one kind, gathered from the reaches of the other kind's listings.
+
+A rebuild ranks every need over its reach. Scores are symmetric and the reaches never leave out a pair the exact
+comparisons would keep, so the pairs the needs' reaches see are all the pairs any offer can have. Tallying them per
+offer gives each offer's k best without a reach of its own (half a rebuild's reaches, round 9).
+
+Only pairs that may still enter their counterpart's k best are tallied: a floor per counterpart (the k-th best
+exact score tallied so far) rises as needs are ranked, and the reaches leave out what falls below it.
+"""
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+
+from matching.scoring import BOUND_SLACK
+
+
+class Seen(NamedTuple):
+    """Pairs of one listing, each with the listing at an index row: the pair's exact score where `settled`,
+    elsewhere the most it can score (to be compared in Python if it may still count)."""
+
+    rows: np.ndarray
+    values: np.ndarray
+    settled: np.ndarray
+
+    @classmethod
+    def none(cls) -> "Seen":
+        return cls(np.empty(0, np.int64), np.empty(0), np.empty(0, bool))
+
+    @classmethod
+    def joined(cls, parts: Sequence["Seen"]) -> "Seen":
+        return cls(*(np.concatenate(arrays) for arrays in zip(*parts, strict=True))) if parts else cls.none()
+
+    def worth(self, floors: np.ndarray) -> "Seen":
+        """The pairs that can reach their counterpart's floor: exactly (ties count), or within BOUND_SLACK."""
+        keep = self.values >= floors[self.rows] - np.where(self.settled, 0.0, BOUND_SLACK)
+        return Seen(self.rows[keep], self.values[keep], self.settled[keep])
+
+
+class Tally:
+    """Per index row (a listing of the kind being tallied), the pairs seen that may be among its k best."""
+
+    def __init__(self, rows: int, k: int, min_score: float) -> None:
+        self.k = k
+        # The k-th best exact score tallied for each row, min_score until k are: a pair below it cannot count.
+        self.floors = np.full(rows, min_score)
+        self._seen = Seen.none()
+        self._by = np.empty(0, np.int64)  # the row of the listing whose reach saw each pair
+
+    def add(self, seen: Seen, by: np.ndarray) -> None:
+        """Pairs seen by the listings at rows `by` (aligned with `seen`); the floors of their counterparts rise."""
+        touched = np.zeros(len(self.floors), bool)
+        touched[seen.rows] = True
+        again = touched[self._seen.rows]
+        merged = Seen(*(np.concatenate([old[again], new]) for old, new in zip(self._seen, seen, strict=True)))
+        merged_by = np.concatenate([self._by[again], by])
+        self._raise_floors(merged)
+        keep = merged.values >= self.floors[merged.rows] - np.where(merged.settled, 0.0, BOUND_SLACK)
+        self._seen = Seen(
+            *(np.concatenate([old[~again], new[keep]]) for old, new in zip(self._seen, merged, strict=True))
+        )
+        self._by = np.concatenate([self._by[~again], merged_by[keep]])
+
+    def of_each(self) -> dict[int, Seen]:
+        """The pairs tallied for every row that has any, each with the row of the listing that saw it."""
+        if not len(self._by):
+            return {}
+        order = np.argsort(self._seen.rows, kind="stable")
+        rows = self._seen.rows[order]
+        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+        ends = np.r_[starts[1:], len(rows)]
+        by, values, settled = self._by[order], self._seen.values[order], self._seen.settled[order]
+        return {
+            int(rows[start]): Seen(by[start:end], values[start:end], settled[start:end])
+            for start, end in zip(starts.tolist(), ends.tolist(), strict=True)
+        }
+
+    def _raise_floors(self, seen: Seen) -> None:
+        rows, values = seen.rows[seen.settled], seen.values[seen.settled]
+        order = np.lexsort((-values, rows))  # by row, best first
+        rows, values = rows[order], values[order]
+        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]]) if len(rows) else np.empty(0, np.int64)
+        counts = np.diff(np.r_[starts, len(rows)])
+        full = starts[counts >= self.k]
+        self.floors[rows[full]] = np.maximum(self.floors[rows[full]], values[full + self.k - 1])
