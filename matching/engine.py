@@ -286,7 +286,7 @@ class Index:
         scores, settled = self.engine.scorer.scores(known, reach.exact)
         pool = blocking.LazySequence(lambda i: self.profiles[reach.ids[i]], len(reach.ids))
         seen = Seen(reach.rows, np.where(settled, scores, bounds), settled)
-        seen = seen.worth(floors) if floors is not None else Seen(*(values[:0] for values in seen))
+        seen = seen.worth(floors) if floors is not None else Seen.none()
         return self.engine.top(profile, pool, bounds, scores, settled, k), seen
 
     def top_of_tallied(self, listing_id: str, tallied: Seen, k: int) -> list[tuple[str, float]]:

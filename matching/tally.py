@@ -32,9 +32,14 @@ class Seen(NamedTuple):
     def joined(cls, parts: Sequence["Seen"]) -> "Seen":
         return cls(*(np.concatenate(arrays) for arrays in zip(*parts, strict=True))) if parts else cls.none()
 
+    def reaching(self, floors: np.ndarray) -> np.ndarray:
+        """Which pairs can reach their counterpart's floor: exactly (ties count), or a bound within BOUND_SLACK."""
+        return np.asarray(self.values >= floors[self.rows] - np.where(self.settled, 0.0, BOUND_SLACK))
+
     def worth(self, floors: np.ndarray) -> "Seen":
-        """The pairs that can reach their counterpart's floor: exactly (ties count), or within BOUND_SLACK."""
-        keep = self.values >= floors[self.rows] - np.where(self.settled, 0.0, BOUND_SLACK)
+        return self.where(self.reaching(floors))
+
+    def where(self, keep: np.ndarray) -> "Seen":
         return Seen(self.rows[keep], self.values[keep], self.settled[keep])
 
 
@@ -52,14 +57,12 @@ class Tally:
         """Pairs seen by the listings at rows `by` (aligned with `seen`); the floors of their counterparts rise."""
         touched = np.zeros(len(self.floors), bool)
         touched[seen.rows] = True
-        again = touched[self._seen.rows]
-        merged = Seen(*(np.concatenate([old[again], new]) for old, new in zip(self._seen, seen, strict=True)))
+        again = touched[self._seen.rows]  # what was tallied for the rows touched is merged with the new pairs
+        merged = Seen.joined([self._seen.where(again), seen])
         merged_by = np.concatenate([self._by[again], by])
         self._raise_floors(merged)
-        keep = merged.values >= self.floors[merged.rows] - np.where(merged.settled, 0.0, BOUND_SLACK)
-        self._seen = Seen(
-            *(np.concatenate([old[~again], new[keep]]) for old, new in zip(self._seen, merged, strict=True))
-        )
+        keep = merged.reaching(self.floors)
+        self._seen = Seen.joined([self._seen.where(~again), merged.where(keep)])
         self._by = np.concatenate([self._by[~again], merged_by[keep]])
 
     def of_each(self) -> dict[int, Seen]:
