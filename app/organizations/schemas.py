@@ -1,16 +1,26 @@
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 
 OrganizationKind = Literal["company", "agency", "operator"]
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 # NUTS codes: the country's two letters, then up to three more characters per level (PL, PL2, PL21, PL213).
 NutsCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}[0-9A-Z]{0,3}$")]
 NaceCode = Annotated[str, StringConstraints(pattern=r"^\d{2}(\.\d{1,2})?$")]
-Latitude = Annotated[float, Field(ge=-90, le=90)]
-Longitude = Annotated[float, Field(ge=-180, le=180)]
+
+
+def not_a_boolean(value: Any) -> Any:
+    """JSON true and false are not numbers, though Python counts them as 1 and 0: refused, naming the field."""
+    if isinstance(value, bool):
+        raise PydanticCustomError("number_not_boolean", "must be a number, not true or false")
+    return value
+
+
+Latitude = Annotated[float, BeforeValidator(not_a_boolean), Field(ge=-90, le=90)]
+Longitude = Annotated[float, BeforeValidator(not_a_boolean), Field(ge=-180, le=180)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 

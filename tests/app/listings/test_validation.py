@@ -31,6 +31,7 @@ BAD_CREATES: list[tuple[dict[str, Any], str]] = [
     ({"period": "fortnight"}, "period"),
     ({"quantity": -5}, "quantity"),
     ({"quantity": "lots"}, "quantity"),
+    ({"quantity": True}, "quantity"),  # JSON true is not the number 1
     ({"unit": None}, "body"),  # a quantity without a unit
     (
         {"resource_type": "water", "ewc": None, "unit": "t"},
@@ -51,6 +52,8 @@ BAD_CREATES: list[tuple[dict[str, Any], str]] = [
     ({"lat": 91, "lon": 19}, "lat"),
     ({"lat": 50, "lon": -181}, "lon"),
     ({"lat": 50}, "body"),
+    ({"lat": 50, "lon": False}, "lon"),
+    ({"max_distance_km": True}, "max_distance_km"),
     ({"max_distance_km": 0}, "max_distance_km"),
     ({"max_distance_km": 50000}, "max_distance_km"),
     ({"visibility": "secret"}, "visibility"),

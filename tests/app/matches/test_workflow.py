@@ -96,6 +96,9 @@ def test_declining_needs_a_reason_from_the_list(api: Api, client: TestClient) ->
     assert (event["reason"], event["note"]) == ("distance", "Za daleko koleją")
     incomplete = client.patch(url, json={"state": "realised"}, headers=api.current(url, s.seller))
     assert incomplete.status_code == 422
+    body = {"state": "realised", "quantity": True, "start_date": "2026-12-01"}  # JSON true is not the number 1
+    boolean = client.patch(url, json=body, headers=api.current(url, s.seller))
+    assert boolean.status_code == 422 and boolean.json()["errors"][0]["field"] == "quantity"
 
 
 def test_only_parties_move_their_side(api: Api, client: TestClient) -> None:

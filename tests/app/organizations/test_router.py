@@ -71,6 +71,7 @@ def test_invalid_organizations_are_refused_and_nothing_is_stored(
         ({"name": "A", "country": "PL", "lat": 91, "lon": 19}, "lat"),
         ({"name": "A", "country": "PL", "lat": 50, "lon": 190}, "lon"),
         ({"name": "A", "country": "PL", "lat": 50}, "lon"),
+        ({"name": "A", "country": "PL", "lat": True, "lon": 19}, "lat"),
         ({"name": "A", "country": "PL", "nace": ["99.99"]}, "nace.0"),
         ({"name": "A", "country": "PL", "nace": ["cement"]}, "nace.0"),
         ({"name": "A", "country": "PL", "kind": "bank"}, "kind"),
