@@ -285,8 +285,11 @@ class Index:
         bounds = self.engine.scorer.upper_bounds(known, len(reach.ids))
         scores, settled = self.engine.scorer.scores(known, reach.exact)
         pool = blocking.LazySequence(lambda i: self.profiles[reach.ids[i]], len(reach.ids))
-        seen = Seen(reach.rows, np.where(settled, scores, bounds), settled)
-        seen = seen.worth(floors) if floors is not None else Seen.none()
+        seen = (
+            Seen.none()
+            if floors is None
+            else Seen(reach.rows, np.where(settled, scores, bounds), settled).worth(floors)
+        )
         return self.engine.top(profile, pool, bounds, scores, settled, k), seen
 
     def top_of_tallied(self, listing_id: str, tallied: Seen, k: int) -> list[tuple[str, float]]:

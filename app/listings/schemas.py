@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
-from app.organizations.schemas import Latitude, Longitude, not_a_boolean
+from app.organizations.schemas import Latitude, Longitude, Number
 from matching.records import (
     Form,
     Kind,
@@ -63,7 +63,7 @@ class ListingFields(BaseModel):
     ewc: EwcText | None = Field(default=None, description="EWC code, e.g. '10 01 02'; suggested when missing")
     hazardous: bool | None = Field(default=None, description="Derived from the EWC code when omitted")
     form: Form | None = None
-    quantity: Annotated[float, BeforeValidator(not_a_boolean), Field(ge=0, le=1e12)] | None = None
+    quantity: Annotated[Number, Field(ge=0, le=1e12)] | None = None
     unit: Unit | None = None
     period: Period | None = None
     available_from: date | None = None
@@ -71,7 +71,7 @@ class ListingFields(BaseModel):
     legal_status: LegalStatus | None = None
     recovery_operations: list[RecoveryOperation] = Field(default_factory=list, max_length=13)
     properties: dict[PropertyKey, PropertyValue] = Field(default_factory=dict, max_length=30)
-    max_distance_km: Annotated[float, BeforeValidator(not_a_boolean), Field(gt=0, le=20000)] | None = None
+    max_distance_km: Annotated[Number, Field(gt=0, le=20000)] | None = None
     lat: Latitude | None = None
     lon: Longitude | None = None
     visibility: Visibility = "public"
@@ -110,7 +110,7 @@ class ListingUpdate(BaseModel):
     ewc: EwcText | None = None
     hazardous: bool | None = None
     form: Form | None = None
-    quantity: Annotated[float, BeforeValidator(not_a_boolean), Field(ge=0, le=1e12)] | None = None
+    quantity: Annotated[Number, Field(ge=0, le=1e12)] | None = None
     unit: Unit | None = None
     period: Period | None = None
     available_from: date | None = None
@@ -118,7 +118,7 @@ class ListingUpdate(BaseModel):
     legal_status: LegalStatus | None = None
     recovery_operations: list[RecoveryOperation] | None = Field(default=None, max_length=13)
     properties: dict[PropertyKey, PropertyValue] | None = Field(default=None, max_length=30)
-    max_distance_km: Annotated[float, BeforeValidator(not_a_boolean), Field(gt=0, le=20000)] | None = None
+    max_distance_km: Annotated[Number, Field(gt=0, le=20000)] | None = None
     lat: Latitude | None = None
     lon: Longitude | None = None
     visibility: Visibility | None = None

@@ -2,11 +2,11 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from app.listings.schemas import ListingRead
 from app.matches.workflow import DeclineReason
-from app.organizations.schemas import not_a_boolean
+from app.organizations.schemas import Number
 
 WorkflowStep = Literal["interested", "in_contact", "realised", "declined"]
 MatchStatus = Literal["proposed", "interested", "in_contact", "realised", "declined"]
@@ -104,9 +104,7 @@ class WorkflowUpdate(BaseModel):
     side: Literal["offer", "need"] | None = Field(default=None, description="Admins only: which party they act for")
     reason: DeclineReason | None = Field(default=None, description="Required when declining")
     note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] | None = None
-    quantity: Annotated[float, BeforeValidator(not_a_boolean), Field(gt=0, le=1e12)] | None = Field(
-        default=None, description="Realised, per year"
-    )
+    quantity: Annotated[Number, Field(gt=0, le=1e12)] | None = Field(default=None, description="Realised, per year")
     start_date: date | None = Field(default=None, description="When the realised exchange started")
 
     @model_validator(mode="after")

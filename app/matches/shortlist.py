@@ -78,22 +78,16 @@ def select(listing_id: uuid.UUID, candidates: Sequence[P], kths: Mapping[uuid.UU
 # --- a full rebuild: the same selection, for every listing at once, from an in-memory index ---------------------
 
 
-def best_offers(index: Index, need: str, k: int, floors: np.ndarray | None = None) -> tuple[list[str], Seen]:
-    """The offers this need counts among its k best, and the pairs its reach saw that may count among the offers'
-    own k best given their floors (Tally.floors; without them none)."""
-    best, seen = index.top_and_seen(need, k, floors)
-    return [offer for offer, _ in best], seen
-
-
 def rank_needs(
     index: Index, needs: Sequence[str], k: int, floors: np.ndarray
 ) -> tuple[list[list[str]], Seen, np.ndarray]:
-    """best_offers of each need; the pairs seen, joined, and aligned with them the index row of the need that saw
-    each (what Tally.add takes)."""
+    """The offers each need counts among its k best; the pairs the needs' reaches saw that may count among the
+    offers' own k best given their floors (Tally.floors), joined, and aligned with them the index row of the need
+    that saw each (what Tally.add takes)."""
     best, seen, by = [], [], []
     for need in needs:
-        offers, pairs = best_offers(index, need, k, floors)
-        best.append(offers)
+        top, pairs = index.top_and_seen(need, k, floors)
+        best.append([offer for offer, _ in top])
         seen.append(pairs)
         by.append(np.full(len(pairs.rows), index.row_of(need)))
     return best, Seen.joined(seen), np.concatenate(by) if by else np.empty(0, np.int64)

@@ -12,15 +12,18 @@ NutsCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}[0-9A-Z]{0,3}$")]
 NaceCode = Annotated[str, StringConstraints(pattern=r"^\d{2}(\.\d{1,2})?$")]
 
 
-def not_a_boolean(value: Any) -> Any:
+def _not_a_boolean(value: Any) -> Any:
     """JSON true and false are not numbers, though Python counts them as 1 and 0: refused, naming the field."""
     if isinstance(value, bool):
         raise PydanticCustomError("number_not_boolean", "must be a number, not true or false")
     return value
 
 
-Latitude = Annotated[float, BeforeValidator(not_a_boolean), Field(ge=-90, le=90)]
-Longitude = Annotated[float, BeforeValidator(not_a_boolean), Field(ge=-180, le=180)]
+# A number in a request: what pydantic's float takes (numbers, and numeric text, as a CSV upload's cells are), but
+# not true or false.
+Number = Annotated[float, BeforeValidator(_not_a_boolean)]
+Latitude = Annotated[Number, Field(ge=-90, le=90)]
+Longitude = Annotated[Number, Field(ge=-180, le=180)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 

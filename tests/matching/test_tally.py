@@ -56,10 +56,19 @@ def test_floors_are_the_kth_best_exact_score_and_only_what_can_reach_them_is_kep
         assert sorted(zip(got.rows.tolist(), got.values.tolist(), got.settled.tolist(), strict=True)) == wanted
 
 
-def test_without_floors_a_reach_sees_nothing(country_index: Index) -> None:
-    need = next(i for i, p in sorted(country_index.profiles.items()) if p.listing.kind == "need")
-    best, seen = country_index.top_and_seen(need, 5, None)
-    assert best == country_index.top(need, 5) and len(seen.rows) == 0
+def test_floors_decide_what_a_reach_sees_and_not_its_own_best(country_index: Index) -> None:
+    needs = [i for i, p in sorted(country_index.profiles.items()) if p.listing.kind == "need"][:40]
+    lowest = np.full(country_index.rows, country_index.engine.min_score)
+    above_any = np.full(country_index.rows, 1.1)
+    for need in needs:
+        best, seen = country_index.top_and_seen(need, 5, lowest)
+        # each of the need's own best is a pair its offer may count: seen with the lowest floors
+        assert {country_index.row_of(offer) for offer, _ in best} <= set(seen.rows.tolist())
+        # floors no pair can reach, or none, hide every pair; the need's own best stay the same
+        for floors in (above_any, None):
+            unseen_best, unseen = country_index.top_and_seen(need, 5, floors)
+            assert unseen_best == best and len(unseen.rows) == 0
+    assert sum(len(country_index.top_and_seen(n, 5, lowest)[0]) for n in needs) > 40  # most needs have offers
 
 
 def test_a_pair_is_worth_tallying_when_it_can_reach_its_counterparts_floor() -> None:
