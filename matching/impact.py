@@ -1,6 +1,8 @@
 """What an exchange would save: exchangeable quantity per year and CO2e avoided, net of road transport."""
 
-from matching.knowledge import Knowledge, Route
+from dataclasses import replace
+
+from matching.knowledge import Factor, Knowledge, Route
 from matching.records import Impact, Listing
 
 PER_YEAR = {"year": 1.0, "month": 12.0, "week": 52.0, "day": 365.0, "one-off": 1.0}
@@ -32,21 +34,44 @@ def annual_rate(listing: Listing) -> tuple[float, str] | None:
 def estimate(
     offer: Listing, need: Listing, route: Route | None, distance_km: float | None, knowledge: Knowledge
 ) -> Impact:
+    found = _figures(offer, need, route, distance_km, knowledge)
+    stored_km = None if distance_km is None else round(distance_km, 2)  # as a match stores it, and reads its basis
+    return replace(found, basis=basis(found, stored_km, knowledge))
+
+
+def basis(impact: Impact, distance_km: float | None, knowledge: Knowledge) -> str:
+    """What the estimate rests on, in words, written from its figures, its route and the pair's distance alone:
+    a stored match keeps those and writes this when read. A route the knowledge no longer holds is named as such."""
+    if impact.quantity is None:
+        return "The offer states no quantity."
+    route = knowledge.routes.get(impact.route) if impact.route else None
+    if impact.co2e_avoided_t is None or impact.unit is None:
+        return "No emission factor fits this exchange."
+    if route is None:
+        return f"Route {impact.route}, no longer in the knowledge base."
+    names = [f"{f.description} ({f.source})" for f in _usable_factors(route, impact.unit, knowledge)]
+    ratio, unit = route.substitution_ratio or 1.0, impact.unit
+    said = f"Route {route.id}: replaces {ratio:g} {unit} per {unit} received; factors: " + "; ".join(names)
+    if impact.transport_t and distance_km is not None:
+        road = knowledge.factors.get(ROAD_FACTOR)
+        said += f"; minus road freight over {distance_km:.0f} km ({road.source if road else ''})"
+    return said
+
+
+def _figures(
+    offer: Listing, need: Listing, route: Route | None, distance_km: float | None, knowledge: Knowledge
+) -> Impact:
+    """The estimate without its basis."""
     supply, demand = annual_rate(offer), annual_rate(need)
     if supply is None:
-        return Impact(None, None, None, None, None, None, "The offer states no quantity.")
+        return Impact(None, None, None, None, None, None, "")
     amount, unit = supply
     if demand is not None and demand[1] == unit:
         amount = min(amount, demand[0])
-    return _co2e(amount, unit, route, distance_km, knowledge)
-
-
-def _co2e(amount: float, unit: str, route: Route | None, distance_km: float | None, knowledge: Knowledge) -> Impact:
-    substitute = knowledge.factors.get(route.substitutes) if route and route.substitutes else None
-    disposal = knowledge.factors.get(route.disposal_avoided) if route and route.disposal_avoided else None
-    usable = [f for f in (substitute, disposal) if f and f.unit == unit]
+    usable = _usable_factors(route, unit, knowledge) if route else []
     if route is None or not usable:
-        return Impact(round(amount, 3), unit, None, None, None, None, "No emission factor fits this exchange.")
+        return Impact(round(amount, 3), unit, None, None, None, None, "")
+    substitute, disposal = _factor(route.substitutes, knowledge), _factor(route.disposal_avoided, knowledge)
     ratio = route.substitution_ratio or 1.0
     substitution = amount * ratio * substitute.kg_co2e_per_unit / 1000 if substitute in usable and substitute else 0.0
     avoided_disposal = amount * disposal.kg_co2e_per_unit / 1000 if disposal in usable and disposal else 0.0
@@ -54,10 +79,6 @@ def _co2e(amount: float, unit: str, route: Route | None, distance_km: float | No
     transport = 0.0
     if unit == "t" and distance_km is not None and road is not None:
         transport = amount * distance_km * road.kg_co2e_per_unit / 1000
-    names = [f"{f.description} ({f.source})" for f in usable]
-    basis = f"Route {route.id}: replaces {ratio:g} {unit} per {unit} received; factors: " + "; ".join(names)
-    if transport:
-        basis += f"; minus road freight over {distance_km:.0f} km ({road.source if road else ''})"
     return Impact(
         quantity=round(amount, 3),
         unit=unit,
@@ -65,5 +86,16 @@ def _co2e(amount: float, unit: str, route: Route | None, distance_km: float | No
         substitution_t=round(substitution, 3),
         disposal_avoided_t=round(avoided_disposal, 3),
         transport_t=round(transport, 3),
-        basis=basis,
+        basis="",
+        route=route.id,
     )
+
+
+def _usable_factors(route: Route, unit: str, knowledge: Knowledge) -> list[Factor]:
+    """The route's factors that apply to a quantity in this unit."""
+    found = (_factor(route.substitutes, knowledge), _factor(route.disposal_avoided, knowledge))
+    return [f for f in found if f and f.unit == unit]
+
+
+def _factor(key: str | None, knowledge: Knowledge) -> Factor | None:
+    return knowledge.factors.get(key) if key else None

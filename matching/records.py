@@ -96,6 +96,9 @@ class Impact:
     disposal_avoided_t: float | None
     transport_t: float | None
     basis: str
+    # The knowledge route whose factors the estimate applies (None when none applies): with the figures above, what
+    # matching.impact.basis writes the basis from (a stored match keeps the route, not the ~600 bytes of its basis).
+    route: str | None = None
 
 
 @dataclass(frozen=True)

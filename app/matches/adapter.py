@@ -7,8 +7,10 @@ from typing import Any, NamedTuple
 
 from app.listings.models import Listing
 from app.matches import repository
+from app.matches.engine import get_engine
 from app.matches.models import Match
 from matching.explain import explain
+from matching.impact import basis
 from matching.records import Candidate, Comparison, Evidence, Impact, Profile
 from matching.records import Listing as ListingRecord
 
@@ -72,28 +74,45 @@ def concept_values(profile: Profile) -> list[dict[str, Any]]:
     ]
 
 
-# Field names in declaration order: the dict below equals dataclasses.asdict's (which copies every value deeply
-# and was the largest single cost of a rebuild), so stored JSON keeps its exact text. Comparisons are named tuples
-# (their _asdict keeps the same order).
-IMPACT_FIELDS = tuple(f.name for f in fields(Impact))
+# What a match row stores of the impact: its figures and route, not its basis (matching.impact.basis writes that
+# when the match is read: ~600 bytes a row, the same for every pair of a route). In declaration order.
+IMPACT_STORED = tuple(f.name for f in fields(Impact) if f.name != "basis")
 
 
 def match_values(candidate: Candidate, engine_version: str) -> dict[str, Any]:
+    """The engine fields of a match row. Each comparison is stored as a list of its values in Comparison's order,
+    which components_of() names again: the names, repeated in every row, were ~400 bytes of it."""
     return {
         "score": candidate.score,
         "rule": candidate.rule,
-        "components": [c._asdict() for c in candidate.components],
+        "components": [list(c) for c in candidate.components],
         "distance_km": candidate.distance_km,
-        "impact": {name: getattr(candidate.impact, name) for name in IMPACT_FIELDS},
+        "impact": {name: getattr(candidate.impact, name) for name in IMPACT_STORED},
         "co2e_avoided_t": candidate.impact.co2e_avoided_t,
         "engine_version": engine_version,
     }
 
 
-def explanation(match: Match) -> list[str]:
+def comparisons(match: Any) -> tuple[Comparison, ...]:
+    """The stored components of a match (an ORM or a Core row) as the engine wrote them."""
+    return tuple(Comparison(*c) for c in match.components)
+
+
+def components_of(match: Any) -> list[dict[str, Any]]:
+    """The components as the API shows them: one object per comparison."""
+    return [c._asdict() for c in comparisons(match)]
+
+
+def impact_of(match: Any) -> dict[str, Any]:
+    """The impact as the API shows it: the stored figures and route, and the basis written from them."""
+    stored: dict[str, Any] = match.impact
+    return stored | {"basis": basis(Impact(**stored, basis=""), match.distance_km, get_engine().knowledge)}
+
+
+def explanation(match: Any) -> list[str]:
     """The match's sentences, most important first: written when read from the stored rule and components (what
     the engine's explanation is made of), not stored beside them (~500 bytes a row, round 6)."""
-    return list(explain(match.rule, tuple(Comparison(**c) for c in match.components)))
+    return list(explain(match.rule, comparisons(match)))
 
 
 def apply(match: Match, values: dict[str, Any]) -> bool:

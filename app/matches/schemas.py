@@ -28,7 +28,8 @@ class ImpactRead(BaseModel):
     substitution_t: float | None
     disposal_avoided_t: float | None
     transport_t: float | None
-    basis: str
+    basis: str = Field(description="What the estimate rests on: the route, its emission factors and sources")
+    route: str | None = Field(description="The knowledge route whose factors the estimate applies")
 
 
 class ContactRead(BaseModel):

@@ -216,9 +216,7 @@ def _fields(principal: Principal, match: Match, offer_owner: Organization, need_
         "need_id",
         "score",
         "rule",
-        "components",
         "distance_km",
-        "impact",
         "engine_version",
         "status",
         "offer_state",
@@ -230,7 +228,11 @@ def _fields(principal: Principal, match: Match, offer_owner: Organization, need_
         "updated_at",
         "version",
     )
-    fields = {name: getattr(match, name) for name in names} | {"explanation": adapter.explanation(match)}
+    fields = {name: getattr(match, name) for name in names} | {
+        "components": adapter.components_of(match),
+        "impact": adapter.impact_of(match),
+        "explanation": adapter.explanation(match),
+    }
     open_ = identities_open(principal, match, offer_owner.id, need_owner.id)
     offer, need = (
         _contact(owner) if open_ or (principal.is_agency and principal.covers_region(owner.region)) else None

@@ -6,9 +6,10 @@ from dataclasses import replace
 import pytest
 
 from matching.blocking import haversine_km
-from matching.impact import ROAD_FACTOR, annual_rate, estimate
+from matching.engine import Index
+from matching.impact import ROAD_FACTOR, annual_rate, basis, estimate
 from matching.knowledge import Knowledge
-from matching.records import Candidate, Listing
+from matching.records import Candidate, Impact, Listing
 
 Judge = Callable[[Listing, Listing], Candidate | None]
 FLY_ASH_ROUTE = "coal-fly-ash-to-cement"
@@ -123,3 +124,24 @@ def test_a_factor_in_another_unit_is_not_applied(knowledge: Knowledge, fly_ash_o
     impact = estimate(offer, need, knowledge.routes[FLY_ASH_ROUTE], 5.0, knowledge)
     assert impact.unit == "m3"
     assert impact.co2e_avoided_t is None
+
+
+def test_the_basis_is_written_from_the_figures_route_and_stored_distance_alone(
+    country_index: Index, knowledge: Knowledge
+) -> None:
+    """What a stored match keeps (figures, route, distance in km to 2 decimals) writes the same basis as the
+    estimate, for every kind of estimate a country's pairs produce; a route is named only when its factors apply."""
+    kinds: set[str] = set()
+    for listing_id in list(country_index.profiles)[:300]:
+        for candidate in country_index.candidates(listing_id, k=10):
+            impact = candidate.impact
+            kept = replace(impact, basis="")
+            assert basis(kept, candidate.distance_km, knowledge) == impact.basis
+            assert (impact.route is not None) == (impact.co2e_avoided_t is not None)
+            kinds.add(impact.basis.split(" ", 1)[0] + ("+road" if "road freight" in impact.basis else ""))
+    assert kinds >= {"Route", "Route+road", "No"}  # the generated offers all state a quantity
+
+
+def test_a_route_the_knowledge_no_longer_holds_is_named(knowledge: Knowledge) -> None:
+    gone = Impact(12.0, "t", 3.0, 3.0, 0.0, 0.0, "", route="retired-route")
+    assert basis(gone, 5.0, knowledge) == "Route retired-route, no longer in the knowledge base."

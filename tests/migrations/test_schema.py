@@ -2,10 +2,13 @@
 
 import json
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect, make_url, select, text
 from sqlalchemy.orm import Session
@@ -63,9 +66,9 @@ def _scratch_database(database_url: str, tmp_path: Path) -> str:
     return configured.set(database=name).render_as_string(hide_password=False)
 
 
-def test_a_downgrade_writes_the_explanations_back(tmp_path: Path, database_url: str) -> None:
-    """0007 dropped the stored explanation (it is written when read); going back to 0006 writes each row's from
-    its rule and components, as the service reads it."""
+@pytest.fixture
+def demo_at_head(tmp_path: Path, database_url: str) -> Iterator[tuple[Config, Engine]]:
+    """A scratch database at head holding the demo region and its matches, with its Alembic config."""
     url = _scratch_database(database_url, tmp_path)
     config = alembic_config(url)
     command.upgrade(config, "head")
@@ -76,12 +79,46 @@ def test_a_downgrade_writes_the_explanations_back(tmp_path: Path, database_url: 
             load_demo(session, SEED_DATA_DIR / "demo" / "region.json")
             sync.rebuild(session, processes=1)
             session.commit()
-            read = {str(m.id): adapter.explanation(m) for m in session.scalars(select(Match))}
-        assert len(read) > 100
-        command.downgrade(config, "0006")
-        with engine.connect() as connection:
-            rows = connection.execute(text("SELECT id, CAST(explanation AS TEXT) FROM matches")).all()
-        written = {str(uuid.UUID(str(match_id))): json.loads(sentences) for match_id, sentences in rows}
-        assert written == read
+        yield config, engine
     finally:
         engine.dispose()
+
+
+def test_a_downgrade_writes_the_explanations_back(demo_at_head: tuple[Config, Engine]) -> None:
+    """0007 dropped the stored explanation (it is written when read); going back to 0006 writes each row's from
+    its rule and components, as the service reads it."""
+    config, engine = demo_at_head
+    with Session(engine) as session:
+        read = {str(m.id): adapter.explanation(m) for m in session.scalars(select(Match))}
+    assert len(read) > 100
+    command.downgrade(config, "0006")
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT id, CAST(explanation AS TEXT) FROM matches")).all()
+    written = {str(uuid.UUID(str(match_id))): json.loads(sentences) for match_id, sentences in rows}
+    assert written == read
+
+
+def test_0009_compacts_the_match_json_and_a_downgrade_writes_it_back(demo_at_head: tuple[Config, Engine]) -> None:
+    """0009 stores comparisons as lists and the impact's route instead of its basis. Going back to 0008 writes the
+    objects and the basis the service shows; coming forward again restores the same text, row for row."""
+    config, engine = demo_at_head
+    with Session(engine) as session:
+        shown = {m.id: (adapter.components_of(m), adapter.impact_of(m)) for m in session.scalars(select(Match))}
+    compact = _json_of_matches(engine)
+    assert len(compact) > 100
+    assert any(impact["route"] for _, impact in shown.values())
+    assert any(impact["route"] is None for _, impact in shown.values())
+    command.downgrade(config, "0008")
+    expanded = _json_of_matches(engine)
+    for match_id, (components, impact) in shown.items():
+        old_components, old_impact = (json.loads(text) for text in expanded[match_id])
+        assert old_components == components
+        assert old_impact == {name: value for name, value in impact.items() if name != "route"}
+    command.upgrade(config, "head")
+    assert _json_of_matches(engine) == compact
+
+
+def _json_of_matches(engine: Engine) -> dict[uuid.UUID, tuple[str, str]]:
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT id, CAST(components AS TEXT), CAST(impact AS TEXT) FROM matches"))
+        return {uuid.UUID(str(match_id)): (components, impact) for match_id, components, impact in rows}

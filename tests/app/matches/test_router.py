@@ -1,11 +1,16 @@
 """Matches end to end: listings written over HTTP, their stored matches read back over HTTP."""
 
+import uuid
+from dataclasses import asdict
 from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.listings.models import Listing
+from app.matches import adapter
+from app.matches.engine import get_engine
 from app.matches.models import Match
 from app.matches.sync import rebuild
 from tests.conftest import Api
@@ -63,6 +68,25 @@ def test_a_new_listing_has_its_matches_when_the_response_returns(api: Api, clien
     from_need = _matches(client, buyer, need["id"])
     assert [m["listing"]["id"] for m in from_need["items"]] == [ash["id"]]
     assert from_need["items"][0]["id"] == match["id"]
+
+
+def test_a_match_reads_back_as_the_engine_wrote_it(api: Api, client: TestClient, session: Session) -> None:
+    """A row stores its comparisons as lists and its impact's route, not its basis: what the API shows of them is
+    still the engine's candidate for the pair, field for field."""
+    seller, _, ash, need = _pair(api)
+    shown = _matches(client, seller, ash["id"])["items"][0]
+    offer, wanted = (session.get(Listing, uuid.UUID(x["id"])) for x in (ash, need))
+    assert offer is not None and wanted is not None
+    engine = get_engine()
+    offer_profile, need_profile = engine.profiles([adapter.record(offer), adapter.record(wanted)])
+    candidate = engine.pair(offer_profile, need_profile)
+    assert candidate is not None
+    assert shown["components"] == [c._asdict() for c in candidate.components]
+    assert shown["impact"] == asdict(candidate.impact)
+    assert shown["impact"]["route"] and shown["impact"]["basis"].startswith(f"Route {shown['impact']['route']}: ")
+    assert "road freight over" in shown["impact"]["basis"]
+    stored = session.scalars(select(Match).where(Match.offer_id == offer.id)).one()
+    assert "basis" not in stored.impact and all(isinstance(c, list) for c in stored.components)
 
 
 def test_pausing_updating_and_deleting_keep_matches_current(api: Api, client: TestClient) -> None:
