@@ -49,24 +49,25 @@ class Tally:
     def __init__(self, rows: int, k: int, min_score: float) -> None:
         self.k = k
         # The k-th best exact score tallied for each row, min_score until k are: a pair below it cannot count.
+        # Floors that lag behind what was added (see add) leave out less, never too much.
         self.floors = np.full(rows, min_score)
         self._seen = Seen.none()
         self._by = np.empty(0, np.int64)  # the row of the listing whose reach saw each pair
+        self._waiting: list[tuple[Seen, np.ndarray]] = []
+        self._waiting_pairs = 0
 
     def add(self, seen: Seen, by: np.ndarray) -> None:
-        """Pairs seen by the listings at rows `by` (aligned with `seen`); the floors of their counterparts rise."""
-        touched = np.zeros(len(self.floors), bool)
-        touched[seen.rows] = True
-        again = touched[self._seen.rows]  # what was tallied for the rows touched is merged with the new pairs
-        merged = Seen.joined([self._seen.where(again), seen])
-        merged_by = np.concatenate([self._by[again], by])
-        self._raise_floors(merged)
-        keep = merged.reaching(self.floors)
-        self._seen = Seen.joined([self._seen.where(~again), merged.where(keep)])
-        self._by = np.concatenate([self._by[~again], merged_by[keep]])
+        """Pairs seen by the listings at rows `by` (aligned with `seen`). They are merged, and the floors of their
+        counterparts raised, once as many pairs wait as are tallied: a merge sorts every tallied pair of the rows
+        touched, so merging each batch at once would sort the whole tally again for every batch."""
+        self._waiting.append((seen, by))
+        self._waiting_pairs += len(by)
+        if self._waiting_pairs >= len(self._by):
+            self._merge_waiting()
 
     def of_each(self) -> dict[int, Seen]:
         """The pairs tallied for every row that has any, each with the row of the listing that saw it."""
+        self._merge_waiting()
         if not len(self._by):
             return {}
         order = np.argsort(self._seen.rows, kind="stable")
@@ -78,6 +79,22 @@ class Tally:
             int(rows[start]): Seen(by[start:end], values[start:end], settled[start:end])
             for start, end in zip(starts.tolist(), ends.tolist(), strict=True)
         }
+
+    def _merge_waiting(self) -> None:
+        if not self._waiting:
+            return
+        seen = Seen.joined([s for s, _ in self._waiting])
+        by = np.concatenate([b for _, b in self._waiting])
+        self._waiting, self._waiting_pairs = [], 0
+        touched = np.zeros(len(self.floors), bool)
+        touched[seen.rows] = True
+        again = touched[self._seen.rows]  # what was tallied for the rows touched is merged with the new pairs
+        merged = Seen.joined([self._seen.where(again), seen])
+        merged_by = np.concatenate([self._by[again], by])
+        self._raise_floors(merged)
+        keep = merged.reaching(self.floors)
+        self._seen = Seen.joined([self._seen.where(~again), merged.where(keep)])
+        self._by = np.concatenate([self._by[~again], merged_by[keep]])
 
     def _raise_floors(self, seen: Seen) -> None:
         rows, values = seen.rows[seen.settled], seen.values[seen.settled]
