@@ -44,9 +44,9 @@ def basis(impact: Impact, distance_km: float | None, knowledge: Knowledge) -> st
     a stored match keeps those and writes this when read. A route the knowledge no longer holds is named as such."""
     if impact.quantity is None:
         return "The offer states no quantity."
-    route = knowledge.routes.get(impact.route) if impact.route else None
     if impact.co2e_avoided_t is None or impact.unit is None:
         return "No emission factor fits this exchange."
+    route = knowledge.routes.get(impact.route) if impact.route else None
     if route is None:
         return f"Route {impact.route}, no longer in the knowledge base."
     names = [f"{f.description} ({f.source})" for f in _usable_factors(route, impact.unit, knowledge)]
