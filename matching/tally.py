@@ -54,15 +54,13 @@ class Tally:
         self._seen = Seen.none()
         self._by = np.empty(0, np.int64)  # the row of the listing whose reach saw each pair
         self._waiting: list[tuple[Seen, np.ndarray]] = []
-        self._waiting_pairs = 0
 
     def add(self, seen: Seen, by: np.ndarray) -> None:
         """Pairs seen by the listings at rows `by` (aligned with `seen`). They are merged, and the floors of their
         counterparts raised, once as many pairs wait as are tallied: a merge sorts every tallied pair of the rows
         touched, so merging each batch at once would sort the whole tally again for every batch."""
         self._waiting.append((seen, by))
-        self._waiting_pairs += len(by)
-        if self._waiting_pairs >= len(self._by):
+        if sum(len(waiting) for _, waiting in self._waiting) >= len(self._by):
             self._merge_waiting()
 
     def of_each(self) -> dict[int, Seen]:
@@ -85,7 +83,7 @@ class Tally:
             return
         seen = Seen.joined([s for s, _ in self._waiting])
         by = np.concatenate([b for _, b in self._waiting])
-        self._waiting, self._waiting_pairs = [], 0
+        self._waiting = []
         touched = np.zeros(len(self.floors), bool)
         touched[seen.rows] = True
         again = touched[self._seen.rows]  # what was tallied for the rows touched is merged with the new pairs

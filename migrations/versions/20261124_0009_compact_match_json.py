@@ -25,6 +25,7 @@ down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# The stored forms as of this revision, written out rather than read off matching.records, which may change later.
 COMPARISON_FIELDS = ("name", "value", "weight", "contribution", "level", "reason")
 IMPACT_FIGURES = ("quantity", "unit", "co2e_avoided_t", "substitution_t", "disposal_avoided_t", "transport_t")
 CHUNK = 5000

@@ -68,6 +68,13 @@ def test_co2e_avoided_is_substitution_plus_disposal_minus_transport(
     assert impact.transport_t == pytest.approx(transport, abs=1e-3)
     assert impact.co2e_avoided_t == pytest.approx(substitution + avoided - transport, abs=2e-3)
     assert FLY_ASH_ROUTE in impact.basis
+    assert impact.route == FLY_ASH_ROUTE
+    route, road = knowledge.routes[FLY_ASH_ROUTE], knowledge.factors[ROAD_FACTOR]
+    for key in (route.substitutes, route.disposal_avoided):
+        assert key is not None
+        factor = knowledge.factors[key]
+        assert f"{factor.description} ({factor.source})" in impact.basis  # the basis cites what it applied
+    assert impact.basis.endswith(f"; minus road freight over {round(km, 2):.0f} km ({road.source})")
 
 
 def test_estimate_uses_the_route_and_distance_it_is_given(knowledge: Knowledge, fly_ash_offer: Listing) -> None:
