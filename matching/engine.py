@@ -57,10 +57,10 @@ class Engine:
     def profiles(self, listings: Sequence[Listing]) -> list[Profile]:
         return self.enricher_.profiles(listings)
 
-    def pair(self, offer: Profile, need: Profile) -> Candidate | None:
+    def pair(self, offer: Profile, need: Profile, *, sentences: bool = True) -> Candidate | None:
         """The candidate for one offer and one need, or None when blocking or a hard constraint rules it out."""
         scored = self.score(offer, need)
-        return None if scored is None else self.candidate(scored)
+        return None if scored is None else self.candidate(scored, sentences=sentences)
 
     def score(self, offer: Profile, need: Profile) -> "Scored | None":
         """What pair() decides, without writing the sentences and the impact estimate: enough to rank the pair."""
@@ -83,10 +83,11 @@ class Engine:
             return None
         return Scored(offer.listing.id, need.listing.id, score, pair, outcomes)
 
-    def candidate(self, scored: "Scored") -> Candidate:
-        """The scored pair with its comparisons and impact written out."""
+    def candidate(self, scored: "Scored", *, sentences: bool = True) -> Candidate:
+        """The scored pair with its comparisons and impact written out; without `sentences`, the comparisons'
+        reasons and the impact's basis are left empty (what a stored match keeps; it writes them when read)."""
         pair = scored.pair
-        components = self.scorer.comparisons(scored.outcomes)
+        components = self.scorer.comparisons(scored.outcomes, sentences)
         rule = pair.shared[0].rule
         return Candidate(
             offer_id=scored.offer_id,
@@ -95,7 +96,9 @@ class Engine:
             rule=rule,
             components=components,
             distance_km=round(pair.distance_km, 2) if pair.distance_km is not None else None,
-            impact=impact.estimate(pair.offer.listing, pair.need.listing, pair.route, pair.distance_km, self.knowledge),
+            impact=impact.estimate(
+                pair.offer.listing, pair.need.listing, pair.route, pair.distance_km, self.knowledge, sentences=sentences
+            ),
         )
 
     def candidates(self, profile: Profile, pool: Iterable[Profile]) -> list[Candidate]:

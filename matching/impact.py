@@ -32,9 +32,19 @@ def annual_rate(listing: Listing) -> tuple[float, str] | None:
 
 
 def estimate(
-    offer: Listing, need: Listing, route: Route | None, distance_km: float | None, knowledge: Knowledge
+    offer: Listing,
+    need: Listing,
+    route: Route | None,
+    distance_km: float | None,
+    knowledge: Knowledge,
+    *,
+    sentences: bool = True,
 ) -> Impact:
+    """The impact of one exchange; without `sentences`, its basis is left empty (a stored match writes it when read,
+    from what the figures keep)."""
     found = _figures(offer, need, route, distance_km, knowledge)
+    if not sentences:
+        return found
     stored_km = None if distance_km is None else round(distance_km, 2)  # as a match stores it, and reads its basis
     return replace(found, basis=basis(found, stored_km, knowledge))
 

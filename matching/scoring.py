@@ -54,11 +54,13 @@ class RuleScorer:
             found.append(outcome)
         return tuple(found)
 
-    def comparisons(self, outcomes: tuple[Outcome, ...]) -> tuple[Comparison, ...]:
-        """The outcomes written out: each comparison's value, weight, share of the score and sentence."""
-        total = self._total
+    def comparisons(self, outcomes: tuple[Outcome, ...], sentences: bool = True) -> tuple[Comparison, ...]:
+        """The outcomes written out: each comparison's value, weight, share of the score and sentence (an empty one
+        without `sentences`: writing them is a sixth of what keeping a pair costs, and a stored match that no party
+        acted on writes them when read)."""
+        total, write = self._total, sentences
         return tuple(
-            Comparison(name, round(o.value, 4), weight, round(weight * o.value / total, 4), o.level, o.reason)
+            Comparison(name, round(o.value, 4), weight, round(weight * o.value / total, 4), o.level, _said(o, write))
             for name, weight, o in zip(COMPARISONS, self._ordered, outcomes, strict=True)
         )
 
@@ -94,3 +96,7 @@ class RuleScorer:
     @staticmethod
     def score(components: tuple[Comparison, ...]) -> float:
         return round(min(1.0, sum(c.contribution for c in components)), 4)
+
+
+def _said(outcome: Outcome, sentences: bool) -> str:
+    return outcome.reason if sentences else ""

@@ -1,14 +1,17 @@
 """Adapts database rows to the engine's plain records and back."""
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from typing import Any, NamedTuple
+
+from sqlalchemy.orm import Session
 
 from app.listings.models import Listing
 from app.matches import repository
 from app.matches.engine import get_engine
 from app.matches.models import Match
+from matching.engine import Engine
 from matching.explain import explain
 from matching.impact import basis
 from matching.records import Candidate, Comparison, Evidence, Impact, Profile
@@ -81,11 +84,13 @@ IMPACT_STORED = tuple(f.name for f in fields(Impact) if f.name != "basis")
 
 def match_values(candidate: Candidate, engine_version: str) -> dict[str, Any]:
     """The engine fields of a match row. Each comparison is stored as a list of its values in Comparison's order,
-    which components_of() names again: the names, repeated in every row, were ~400 bytes of it."""
+    which components_of() names again (the names, repeated in every row, were ~400 bytes of it), and without its
+    reason when the candidate was written without sentences (a match no party acted on: sentences_of() writes
+    them when it is read)."""
     return {
         "score": candidate.score,
         "rule": candidate.rule,
-        "components": [list(c) for c in candidate.components],
+        "components": [list(c) if c.reason else list(c[:-1]) for c in candidate.components],
         "distance_km": candidate.distance_km,
         "impact": {name: getattr(candidate.impact, name) for name in IMPACT_STORED},
         "co2e_avoided_t": candidate.impact.co2e_avoided_t,
@@ -93,14 +98,49 @@ def match_values(candidate: Candidate, engine_version: str) -> dict[str, Any]:
     }
 
 
-def comparisons(match: Any) -> tuple[Comparison, ...]:
-    """The stored components of a match (an ORM or a Core row) as the engine wrote them."""
-    return tuple(Comparison(*c) for c in match.components)
+def has_sentences(match: Any) -> bool:
+    """Whether the stored components keep their reasons (a match a party acted on)."""
+    return all(len(c) == len(Comparison._fields) for c in match.components)
 
 
-def components_of(match: Any) -> list[dict[str, Any]]:
+def sentences_of(session: Session, matches: Iterable[Any]) -> dict[uuid.UUID, tuple[str, ...]]:
+    """The reasons of the matches stored without them, by match id, in the order of their components. They are
+    written from the two listings as stored now, which is what the engine last compared such a match from: every
+    write compares its listing's matches again, and a party acting on a match stores its reasons first. A
+    comparison whose value or level the listings no longer give (the engine changed and no rebuild has run) is
+    said by its level alone."""
+    wanting = [match for match in matches if not has_sentences(match)]
+    if not wanting:
+        return {}
+    ids = sorted({listing_id for match in wanting for listing_id in (match.offer_id, match.need_id)})
+    concepts = repository.stored_concepts(session, ids)
+    profiles = {row.id: stored_profile(row, concepts[row.id]) for row in repository.listing_rows(session, ids)}
+    engine = get_engine()
+    return {m.id: _said(engine, m, profiles.get(m.offer_id), profiles.get(m.need_id)) for m in wanting}
+
+
+def _said(engine: Engine, match: Any, offer: Profile | None, need: Profile | None) -> tuple[str, ...]:
+    scored = engine.score(offer, need) if offer is not None and need is not None else None
+    outcomes = scored.outcomes if scored is not None else (None,) * len(match.components)
+    return tuple(
+        o.reason if o is not None and (round(o.value, 4), o.level) == (c[1], c[4]) else f"{c[0].capitalize()}: {c[4]}."
+        for c, o in zip(match.components, outcomes, strict=True)
+    )
+
+
+def comparisons(match: Any, said: Sequence[str] | None = None) -> tuple[Comparison, ...]:
+    """The stored components of a match (an ORM or a Core row) as the engine wrote them, with the reasons `said`
+    (sentences_of) where the row keeps none."""
+    if has_sentences(match):
+        return tuple(Comparison(*c) for c in match.components)
+    if said is None:
+        raise ValueError(f"match {match.id} is stored without its sentences: read them with sentences_of()")
+    return tuple(Comparison._make([*c, reason]) for c, reason in zip(match.components, said, strict=True))
+
+
+def components_of(match: Any, said: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """The components as the API shows them: one object per comparison."""
-    return [c._asdict() for c in comparisons(match)]
+    return [c._asdict() for c in comparisons(match, said)]
 
 
 def impact_of(match: Any) -> dict[str, Any]:
@@ -109,10 +149,21 @@ def impact_of(match: Any) -> dict[str, Any]:
     return stored | {"basis": basis(Impact(**stored, basis=""), match.distance_km, get_engine().knowledge)}
 
 
-def explanation(match: Any) -> list[str]:
+def explanation(match: Any, said: Sequence[str] | None = None) -> list[str]:
     """The match's sentences, most important first: written when read from the stored rule and components (what
     the engine's explanation is made of), not stored beside them (~500 bytes a row, round 6)."""
-    return list(explain(match.rule, comparisons(match)))
+    return list(explain(match.rule, comparisons(match, said)))
+
+
+def keep_sentences(session: Session, match: Match) -> None:
+    """Stores the reasons of a match a party is about to act on: from then on it shows them as they were, even if
+    the engine stops proposing it or its listings change (the engine writes them again whenever it rewrites the
+    match's values)."""
+    said = sentences_of(session, [match]).get(match.id)
+    if said is None:
+        return
+    match.components = [list(c) for c in comparisons(match, said)]
+    match.engine_digest = repository.digest({f: getattr(match, f) for f in repository.ENGINE_FIELDS})
 
 
 def apply(match: Match, values: dict[str, Any]) -> bool:

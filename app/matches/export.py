@@ -10,7 +10,7 @@ from app.auth.principal import Principal
 from app.listings.models import Listing
 from app.listings.service import APPROXIMATE_DEGREES, is_masked
 from app.matches import adapter
-from app.matches.service import Row
+from app.matches.service import Exported, Row
 from app.organizations.models import Organization
 
 COLUMNS = (
@@ -43,8 +43,8 @@ COLUMNS = (
 )
 
 
-def properties(principal: Principal, row: Row, identities_open: bool) -> dict[str, Any]:
-    match, offer, need, offer_owner, need_owner = row
+def properties(principal: Principal, exported: Exported) -> dict[str, Any]:
+    (match, offer, need, offer_owner, need_owner), identities_open, said = exported
     impact = match.impact or {}
     values: dict[str, Any] = {
         "match_id": str(match.id),
@@ -55,7 +55,7 @@ def properties(principal: Principal, row: Row, identities_open: bool) -> dict[st
         "exchangeable_quantity": impact.get("quantity"),
         "unit": impact.get("unit"),
         "co2e_avoided_t": match.co2e_avoided_t,
-        "top_reasons": " | ".join(adapter.explanation(match)[1:3]),
+        "top_reasons": " | ".join(adapter.explanation(match, said)[1:3]),
         "created_at": match.created_at.isoformat(),
     }
     for side, listing, owner in (("offer", offer, offer_owner), ("need", need, need_owner)):
@@ -73,28 +73,28 @@ def properties(principal: Principal, row: Row, identities_open: bool) -> dict[st
     return values
 
 
-def csv_lines(principal: Principal, rows: Iterable[tuple[Row, bool]]) -> Iterator[str]:
+def csv_lines(principal: Principal, rows: Iterable[Exported]) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\r\n")
     # A byte-order mark makes spreadsheet programs read the file as UTF-8 (Polish letters intact).
     yield "\ufeff"
     writer.writeheader()
-    for row, identities_open in rows:
-        writer.writerow(properties(principal, row, identities_open))
+    for exported in rows:
+        writer.writerow(properties(principal, exported))
         if buffer.tell() > 64_000:
             yield _drain(buffer)
     yield _drain(buffer)
 
 
-def geojson_chunks(principal: Principal, rows: Iterable[tuple[Row, bool]]) -> Iterator[str]:
+def geojson_chunks(principal: Principal, rows: Iterable[Exported]) -> Iterator[str]:
     yield '{"type": "FeatureCollection", "features": ['
     separator = ""
-    for row, identities_open in rows:
+    for exported in rows:
         feature = {
             "type": "Feature",
-            "id": str(row[0].id),
-            "geometry": _line(principal, row, identities_open),
-            "properties": properties(principal, row, identities_open),
+            "id": str(exported.row[0].id),
+            "geometry": _line(principal, exported.row, exported.identities_open),
+            "properties": properties(principal, exported),
         }
         yield separator + json.dumps(feature, ensure_ascii=False)
         separator = ","

@@ -32,7 +32,7 @@ class Match(Base):
     need_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("listings.id", ondelete="CASCADE"))
     score: Mapped[float] = mapped_column(Float, index=True)
     rule: Mapped[str] = mapped_column(String(32))
-    components: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    components: Mapped[list[list[Any]]] = mapped_column(JSON)  # lists in Comparison order (adapter.comparisons)
     distance_km: Mapped[float | None] = mapped_column(Float)
     impact: Mapped[dict[str, Any]] = mapped_column(JSON)
     engine_version: Mapped[str] = mapped_column(String(32))

@@ -529,8 +529,15 @@ def last_change(session: Session) -> int:
 def eligible_listing_rows(session: Session, listing_ids: Sequence[uuid.UUID] | None = None) -> list[Any]:
     """Listings taking part in matching (of these ids, or all), as plain rows with the owner's columns."""
     query = _listing_rows().where(eligible())
-    if listing_ids is None:
-        return list(session.execute(query))
+    return list(session.execute(query)) if listing_ids is None else _in_chunks(session, query, listing_ids)
+
+
+def listing_rows(session: Session, listing_ids: Sequence[uuid.UUID]) -> list[Any]:
+    """These listings, whatever their status, as plain rows with the owner's columns."""
+    return _in_chunks(session, _listing_rows(), listing_ids)
+
+
+def _in_chunks(session: Session, query: Select[Any], listing_ids: Sequence[uuid.UUID]) -> list[Any]:
     found: list[Any] = []
     for start in range(0, len(listing_ids), CHUNK):
         found.extend(session.execute(query.where(Listing.id.in_(listing_ids[start : start + CHUNK]))))

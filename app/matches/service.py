@@ -3,7 +3,7 @@
 import uuid
 from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.orm import Session
 
@@ -83,9 +83,10 @@ def for_listing(session: Session, principal: Principal, asked: ListingPage) -> t
     )
     pages: list[dict[str, Any]] = []
     revealed: set[uuid.UUID] = set()
+    said = adapter.sentences_of(session, [match for match, _ in found])
     for match, other in found:
         offer, need = (listing, other) if listing.kind == "offer" else (other, listing)
-        pages.append(_fields(principal, match, offer.organization, need.organization))
+        pages.append(_fields(principal, match, offer.organization, need.organization, said.get(match.id)))
         if identities_open(principal, match, offer.organization_id, need.organization_id):
             revealed.add(other.id)
     # One call for the whole page: it looks up the code labels of every counterpart at once.
@@ -125,24 +126,37 @@ def page(
     query = repository.match_query(principal, f)
     total = repository.count_matches(session, query)
     rows = session.execute(repository.ordered(query, sort).limit(limit).offset(offset)).all()
-    return [detail(session, principal, row) for row in rows], total
+    said = adapter.sentences_of(session, [row[0] for row in rows])
+    return [detail(session, principal, row, said.get(row[0].id)) for row in rows], total
 
 
-def detail(session: Session, principal: Principal, row: Row) -> MatchDetail:
+def detail(session: Session, principal: Principal, row: Row, said: Sequence[str] | None = None) -> MatchDetail:
+    """The match in full; `said`: its sentences when it is stored without them (read here if not given)."""
     match, offer, need, offer_owner, need_owner = row
-    fields = _fields(principal, match, offer_owner, need_owner)
+    if said is None:
+        said = adapter.sentences_of(session, [match]).get(match.id)
+    fields = _fields(principal, match, offer_owner, need_owner, said)
     open_ = identities_open(principal, match, offer_owner.id, need_owner.id)
     fields["offer"], fields["need"] = _listings(session, principal, open_, [offer, need])
     return MatchDetail.model_validate(fields)
 
 
-def rows_for_export(principal: Principal, f: MatchFilter, sort: str) -> Iterator[tuple[Row, bool]]:
+class Exported(NamedTuple):
+    row: Row
+    identities_open: bool
+    said: Sequence[str] | None  # the match's sentences when it is stored without them
+
+
+def rows_for_export(principal: Principal, f: MatchFilter, sort: str) -> Iterator[Exported]:
     """Every matching row with whether identities are open, read in chunks on a session of its own, so that
     an export of a whole country streams without being held in memory (and outlives the request's session)."""
     with get_session_factory()() as session:
         query = repository.ordered(repository.match_query(principal, f), sort).execution_options(yield_per=500)
-        for row in session.execute(query):
-            yield row, identities_open(principal, row[0], row[3].id, row[4].id)
+        for chunk in session.execute(query).partitions():
+            said = adapter.sentences_of(session, [row[0] for row in chunk])
+            for row in chunk:
+                open_ = identities_open(principal, row[0], row[3].id, row[4].id)
+                yield Exported(row, open_, said.get(row[0].id))
 
 
 def update(
@@ -158,6 +172,7 @@ def update(
         moved = workflow.move(sides(match), side, body.state)
     except workflow.TransitionRefused as exc:
         raise Conflict(str(exc)) from None
+    adapter.keep_sentences(session, match)  # acted on, it shows them as they are now whatever happens later
     before = sides(match).of(side)
     match.offer_state, match.need_state = moved.offer, moved.need
     match.status = workflow.status(moved)
@@ -209,7 +224,9 @@ def _side(principal: Principal, offer: Listing, need: Listing, requested: str | 
     raise Forbidden("Only the two parties (or an admin) move a match through the workflow.")
 
 
-def _fields(principal: Principal, match: Match, offer_owner: Organization, need_owner: Organization) -> dict[str, Any]:
+def _fields(
+    principal: Principal, match: Match, offer_owner: Organization, need_owner: Organization, said: Sequence[str] | None
+) -> dict[str, Any]:
     names = (
         "id",
         "offer_id",
@@ -229,9 +246,9 @@ def _fields(principal: Principal, match: Match, offer_owner: Organization, need_
         "version",
     )
     fields = {name: getattr(match, name) for name in names} | {
-        "components": adapter.components_of(match),
+        "components": adapter.components_of(match, said),
         "impact": adapter.impact_of(match),
-        "explanation": adapter.explanation(match),
+        "explanation": adapter.explanation(match, said),
     }
     open_ = identities_open(principal, match, offer_owner.id, need_owner.id)
     offer, need = (

@@ -11,7 +11,7 @@ next best may not be stored.
 """
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from typing import Generic, NamedTuple, TypeVar
 
 import numpy as np
@@ -103,18 +103,25 @@ def chosen_by_needs(best: Iterable[tuple[str, Sequence[str]]]) -> dict[str, list
 
 
 def kept_of_offer(
-    index: Index, offer: str, chosen_by: Iterable[str], k: int, tallied: Seen | None = None
+    index: Index,
+    offer: str,
+    chosen_by: Iterable[str],
+    k: int,
+    tallied: Seen | None = None,
+    explained: Container[str] = (),
 ) -> list[Candidate]:
     """The offer's k best candidates and its pairs with the needs that count it among theirs. The k best come from
-    the pairs the needs' reaches saw (`tallied`, see matching.tally) when given, else from the offer's own reach."""
-    profile = index.profiles[offer]
+    the pairs the needs' reaches saw (`tallied`, see matching.tally) when given, else from the offer's own reach.
+    Written without sentences (a stored match writes them when read) except with the needs in `explained`."""
+    profile, engine = index.profiles[offer], index.engine
+
+    def pair(need: str) -> Candidate | None:
+        return engine.pair(profile, index.profiles[need], sentences=need in explained)
+
     if tallied is None:
         best = index.candidates(offer, k=k)
     else:
-        ranked = (
-            index.engine.pair(profile, index.profiles[need]) for need, _ in index.top_of_tallied(offer, tallied, k)
-        )
-        best = [candidate for candidate in ranked if candidate is not None]
+        best = [c for c in (pair(need) for need, _ in index.top_of_tallied(offer, tallied, k)) if c is not None]
     have = {candidate.need_id for candidate in best}
-    extra = (index.engine.pair(profile, index.profiles[need]) for need in chosen_by if need not in have)
+    extra = (pair(need) for need in chosen_by if need not in have)
     return best + [candidate for candidate in extra if candidate is not None]

@@ -119,7 +119,8 @@ def _match(session: Session, live: LiveIndex, profile: Profile) -> list[Candidat
     candidates, kths = _candidates(session, live, profile, k, matched_with)
     selection = shortlist.select(listing_id, candidates, kths, k)
     engine = get_engine()
-    kept = [engine.candidate(scored) for scored in selection.kept]
+    acted = {key for key, match in existing.items() if not _untouched(match)}  # they keep their sentences
+    kept = [engine.candidate(s, sentences=_key(s) in acted) for s in selection.kept]
     counterparts = [_other(c, profile.listing.id) for c in kept]
     owners = {uuid.UUID(p.listing.id): uuid.UUID(p.listing.organization_id) for p in _profiles(live, counterparts)}
     owners[listing_id] = uuid.UUID(profile.listing.organization_id)
@@ -210,6 +211,10 @@ def _parties(matches: Iterable[Key]) -> set[uuid.UUID]:
     return {listing_id for pair in matches for listing_id in pair}
 
 
+def _key(candidate: Candidate | Scored) -> Key:
+    return uuid.UUID(candidate.offer_id), uuid.UUID(candidate.need_id)
+
+
 def _other(candidate: Candidate | Scored, listing_id: str) -> uuid.UUID:
     """The candidate's counterpart of this listing."""
     return uuid.UUID(candidate.need_id if candidate.offer_id == listing_id else candidate.offer_id)
@@ -258,7 +263,11 @@ def rebuild(session: Session, progress: Progress | None = None, processes: int |
                 in_flight.append(_stored_of(session, batch))
                 digests = {key: row.engine_digest for key, row in in_flight[-1].items()}
                 seen = {offer: tallied.get(index.row_of(offer), nothing) for offer in batch}
-                yield batch, {offer: chosen.get(offer, []) for offer in batch}, seen, digests
+                acted: dict[str, set[str]] = {}  # the needs of each offer's matches a party acted on
+                for (offer, need), row in in_flight[-1].items():
+                    if not row.untouched:
+                        acted.setdefault(offer, set()).add(need)
+                yield batch, {offer: chosen.get(offer, []) for offer in batch}, seen, digests, acted
 
         if progress:
             progress("matching offers", 0, len(offers))
@@ -352,9 +361,15 @@ def _best_of_needs(state: _Ranking, task: tuple[Sequence[str], np.ndarray]) -> t
     return shortlist.rank_needs(state.index, needs, state.k, floors)
 
 
-# For a batch of offers: the offers, the needs that chose each, the pairs tallied for each, and the digests of their
-# stored matches.
-_Task = tuple[Sequence[str], Mapping[str, Sequence[str]], Mapping[str, Seen], Mapping[tuple[str, str], int | None]]
+# For a batch of offers: the offers, the needs that chose each, the pairs tallied for each, the digests of their
+# stored matches, and the needs of the matches a party acted on (written with their sentences).
+_Task = tuple[
+    Sequence[str],
+    Mapping[str, Sequence[str]],
+    Mapping[str, Seen],
+    Mapping[tuple[str, str], int | None],
+    Mapping[str, set[str]],
+]
 
 
 class _Ranked(NamedTuple):
@@ -369,9 +384,13 @@ class _Ranked(NamedTuple):
 def _kept_of_offers(state: _Ranking, task: _Task) -> _Ranked:
     """These offers' kept candidates (shortlist.kept_of_offer), compared with the stored digests: only what differs
     crosses back to the parent (in a rebuild with little to change, nearly nothing)."""
-    offers, chosen, seen, digests = task
+    offers, chosen, seen, digests, acted = task
     index, k = state.index, state.k
-    kept = (c for offer in offers for c in shortlist.kept_of_offer(index, offer, chosen[offer], k, seen[offer]))
+    kept = (
+        candidate
+        for offer in offers
+        for candidate in shortlist.kept_of_offer(index, offer, chosen[offer], k, seen[offer], acted.get(offer, ()))
+    )
     fresh = [_fresh(c, state.version) for c in kept]
     keys = {(row[0], row[1]) for row in fresh}
     differing = [row for row in fresh if digests.get((row[0], row[1])) != row[2]]
@@ -466,7 +485,7 @@ def _sync(
     new_rows: list[dict[str, Any]] = []
     now = utcnow()
     for candidate in candidates:
-        key = (uuid.UUID(candidate.offer_id), uuid.UUID(candidate.need_id))
+        key = _key(candidate)
         seen.add(key)
         values = adapter.match_values(candidate, version)
         if key in existing:

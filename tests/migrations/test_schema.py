@@ -89,7 +89,8 @@ def test_a_downgrade_writes_the_explanations_back(demo_at_head: tuple[Config, En
     its rule and components, as the service reads it."""
     config, engine = demo_at_head
     with Session(engine) as session:
-        read = {str(m.id): adapter.explanation(m) for m in session.scalars(select(Match))}
+        matches, said = _matches_and_sentences(session)
+        read = {str(m.id): adapter.explanation(m, said.get(m.id)) for m in matches}
     assert len(read) > 100
     command.downgrade(config, "0006")
     with engine.connect() as connection:
@@ -103,7 +104,8 @@ def test_0009_compacts_the_match_json_and_a_downgrade_writes_it_back(demo_at_hea
     objects and the basis the service shows; coming forward again restores the same text, row for row."""
     config, engine = demo_at_head
     with Session(engine) as session:
-        shown = {m.id: (adapter.components_of(m), adapter.impact_of(m)) for m in session.scalars(select(Match))}
+        matches, said = _matches_and_sentences(session)
+        shown = {m.id: (adapter.components_of(m, said.get(m.id)), adapter.impact_of(m)) for m in matches}
     compact = _json_of_matches(engine)
     assert len(compact) > 100
     assert any(impact["route"] for _, impact in shown.values())
@@ -116,6 +118,37 @@ def test_0009_compacts_the_match_json_and_a_downgrade_writes_it_back(demo_at_hea
         assert old_impact == {name: value for name, value in impact.items() if name != "route"}
     command.upgrade(config, "head")
     assert _json_of_matches(engine) == compact
+
+
+def test_0010_stores_no_reasons_for_matches_no_party_acted_on(demo_at_head: tuple[Config, Engine]) -> None:
+    """At 0010 a match no party acted on keeps no reasons, and one a party acted on keeps them. Going back to 0009
+    writes every row's reasons as the service shows them; coming forward again restores the same text."""
+    config, engine = demo_at_head
+    with Session(engine) as session:
+        acted = session.scalars(select(Match).order_by(Match.id)).first()
+        assert acted is not None
+        adapter.keep_sentences(session, acted)  # as when a party acts on it
+        acted.offer_state = acted.status = "interested"
+        session.commit()
+        matches, said = _matches_and_sentences(session)
+        shown = {m.id: adapter.components_of(m, said.get(m.id)) for m in matches}
+    stored = _json_of_matches(engine)
+    lengths = {match_id: {len(c) for c in json.loads(components)} for match_id, (components, _) in stored.items()}
+    assert lengths.pop(acted.id) == {6}
+    assert set(map(frozenset, lengths.values())) == {frozenset({5})}
+    command.downgrade(config, "0009")
+    for match_id, (components, _) in _json_of_matches(engine).items():
+        assert [dict(zip(COMPARISON_FIELDS, c, strict=True)) for c in json.loads(components)] == shown[match_id]
+    command.upgrade(config, "head")
+    assert _json_of_matches(engine) == stored
+
+
+COMPARISON_FIELDS = ("name", "value", "weight", "contribution", "level", "reason")
+
+
+def _matches_and_sentences(session: Session) -> tuple[list[Match], dict[uuid.UUID, tuple[str, ...]]]:
+    matches = list(session.scalars(select(Match)))
+    return matches, adapter.sentences_of(session, matches)
 
 
 def _json_of_matches(engine: Engine) -> dict[uuid.UUID, tuple[str, str]]:
