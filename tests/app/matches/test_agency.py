@@ -30,7 +30,7 @@ def test_an_agency_exports_its_regions_matches_and_another_region_sees_none(api:
     assert rows[0]["offer_organization"] == "Ukryta Elektrociepłownia"
     assert rows[0]["offer_ewc"] == "10 01 02"
     assert float(rows[0]["score"]) == item["score"]
-    assert rows[0]["top_reasons"]
+    assert rows[0]["top_reasons"] == " | ".join(item["explanation"][1:3])  # written when read, as the list's
 
     shapes = client.get("/api/v1/matches?format=geojson", headers=s.agency)
     assert shapes.headers["content-type"].startswith("application/geo+json")
@@ -41,6 +41,7 @@ def test_an_agency_exports_its_regions_matches_and_another_region_sees_none(api:
     assert feature["geometry"]["type"] == "LineString"
     assert feature["geometry"]["coordinates"] == [[20.05, 50.08], [19.8, 50.02]]  # lon, lat: offer then need
     assert feature["properties"]["need_organization"] == "Cementownia Jawna"
+    assert feature["properties"]["top_reasons"] == rows[0]["top_reasons"]
 
     for view in ("", "?format=csv", "?format=geojson"):
         text = client.get(f"/api/v1/matches{view}", headers=s.other_agency).text

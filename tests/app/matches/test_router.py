@@ -71,8 +71,8 @@ def test_a_new_listing_has_its_matches_when_the_response_returns(api: Api, clien
 
 
 def test_a_match_reads_back_as_the_engine_wrote_it(api: Api, client: TestClient, session: Session) -> None:
-    """A row stores its comparisons as lists and its impact's route, not its basis: what the API shows of them is
-    still the engine's candidate for the pair, field for field."""
+    """A row stores its comparisons as lists without their reasons, and its impact's route, not its basis: what
+    the API shows of them is still the engine's candidate for the pair, field for field, sentences included."""
     seller, _, ash, need = _pair(api)
     shown = _matches(client, seller, ash["id"])["items"][0]
     offer, wanted = (session.get(Listing, uuid.UUID(x["id"])) for x in (ash, need))
@@ -85,8 +85,10 @@ def test_a_match_reads_back_as_the_engine_wrote_it(api: Api, client: TestClient,
     assert shown["impact"] == asdict(candidate.impact)
     assert shown["impact"]["route"] and shown["impact"]["basis"].startswith(f"Route {shown['impact']['route']}: ")
     assert "road freight over" in shown["impact"]["basis"]
+    assert shown["explanation"] == list(candidate.explanation)
     stored = session.scalars(select(Match).where(Match.offer_id == offer.id)).one()
-    assert "basis" not in stored.impact and all(isinstance(c, list) for c in stored.components)
+    assert "basis" not in stored.impact
+    assert [len(c) for c in stored.components] == [5] * len(candidate.components)  # no reasons: no party acted
 
 
 def test_pausing_updating_and_deleting_keep_matches_current(api: Api, client: TestClient) -> None:

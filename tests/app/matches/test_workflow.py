@@ -1,7 +1,12 @@
 """The exchange workflow over HTTP: both interested -> identities revealed -> in contact -> realised."""
 
-from fastapi.testclient import TestClient
+import uuid
 
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from app.matches.models import Match
+from app.matches.sync import rebuild
 from tests.app.matches.scenario import build
 from tests.conftest import Api
 
@@ -124,3 +129,38 @@ def test_a_match_with_history_survives_when_the_engine_drops_it(api: Api, client
     kept = client.get(f"/api/v1/matches/{s.match_id}", headers=s.buyer)
     assert kept.status_code == 200
     assert kept.json()["need_state"] == "interested"
+
+
+def test_a_match_acted_on_keeps_its_sentences(api: Api, client: TestClient, session: Session) -> None:
+    """A match no party acted on is stored without its reasons, which are written when read. Acting on it stores
+    them: the engine writes them again when it rewrites the match, and they stay when it stops proposing it."""
+    s = build(api, client)
+    url, match_id = f"/api/v1/matches/{s.match_id}", uuid.UUID(s.match_id)
+    proposed = client.get(url, headers=s.buyer).json()
+    assert [len(c) for c in _stored(session, match_id).components] == [5] * 7
+    _step(client, s.buyer, s.match_id, state="interested")
+    assert _stored(session, match_id).components == [list(c.values()) for c in proposed["components"]]
+
+    offer_url = f"/api/v1/listings/{s.offer['id']}"
+    changed = client.patch(offer_url, json={"quantity": 9000}, headers=api.current(offer_url, s.seller))
+    assert changed.status_code == 200
+    rewritten = client.get(url, headers=s.buyer).json()
+    quantity = next(c for c in rewritten["components"] if c["name"] == "quantity")
+    assert quantity["reason"].startswith("9,000 t/year offered")
+    assert _stored(session, match_id).components == [list(c.values()) for c in rewritten["components"]]
+    report = rebuild(session)
+    session.commit()
+    assert (report.changed, len(_stored(session, match_id).components[0])) == (0, 6)
+
+    need_url = f"/api/v1/listings/{s.need['id']}"
+    far = client.patch(need_url, json={"max_distance_km": 5}, headers=api.current(need_url, s.buyer))
+    assert far.status_code == 200  # the engine no longer proposes the pair; the match stays as it was
+    kept = client.get(url, headers=s.buyer).json()
+    assert (kept["components"], kept["explanation"]) == (rewritten["components"], rewritten["explanation"])
+
+
+def _stored(session: Session, match_id: uuid.UUID) -> Match:
+    session.expire_all()
+    match = session.get(Match, match_id)
+    assert match is not None
+    return match

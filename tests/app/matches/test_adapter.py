@@ -1,0 +1,37 @@
+"""Stored match rows read back as the engine wrote them, the sentences written when read."""
+
+import uuid
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from app.matches import adapter
+from app.matches.models import Match
+from tests.app.matches.scenario import build
+from tests.conftest import Api
+
+
+def test_a_comparison_the_listings_no_longer_give_is_said_by_its_level(
+    api: Api, client: TestClient, session: Session
+) -> None:
+    """The engine changed and no rebuild ran: where a stored value is not what the listings give now, the reason
+    is not made up from them."""
+    s = build(api, client)
+    shown = client.get(f"/api/v1/matches/{s.match_id}", headers=s.buyer).json()["components"]
+    match = session.get(Match, uuid.UUID(s.match_id))
+    assert match is not None
+    assert adapter.sentences_of(session, [match])[match.id] == tuple(c["reason"] for c in shown)
+    distance = [c["name"] for c in shown].index("distance")
+    match.components = [[*c[:1], 0.5, *c[2:]] if i == distance else c for i, c in enumerate(match.components)]
+    said = adapter.sentences_of(session, [match])[match.id]
+    assert said[distance] == f"Distance: {shown[distance]['level']}."
+    assert said[:distance] + said[distance + 1 :] == tuple(c["reason"] for i, c in enumerate(shown) if i != distance)
+
+
+def test_a_match_without_its_sentences_is_not_read_without_them(api: Api, client: TestClient, session: Session) -> None:
+    s = build(api, client)
+    match = session.get(Match, uuid.UUID(s.match_id))
+    assert match is not None and not adapter.has_sentences(match)
+    with pytest.raises(ValueError, match="sentences_of"):
+        adapter.explanation(match)
