@@ -170,7 +170,7 @@ def apply(match: Match, values: dict[str, Any]) -> bool:
     """Writes the values into the row; says whether anything changed (so unchanged rows keep their timestamp)."""
     changed = any(getattr(match, key) != value for key, value in values.items())
     if changed:
-        match.version += 1  # a new ETag: the score or its reasons changed (see Match.version)
+        match.version += 1  # a new ETag: the score, its values or its stored reasons changed (see Match.version)
         for key, value in values.items():
             setattr(match, key, value)
     if changed or match.engine_digest is None:  # unchanged values keep the digest they were written with

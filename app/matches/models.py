@@ -51,7 +51,8 @@ class Match(Base):
     realised_start: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
-    # The ETag: raised by each workflow step and whenever the engine rewrites the score or its reasons.
+    # The ETag: raised by each workflow step and whenever the engine rewrites the score or its values (and the
+    # reasons a match stores once a party acted on it; before that they are written when read, without a version).
     version: Mapped[int] = mapped_column(default=1)
 
     # Every UPDATE names the version it read, so two concurrent writers cannot silently overwrite each other.

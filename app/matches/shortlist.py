@@ -119,7 +119,7 @@ def kept_of_offer(
         return engine.pair(profile, index.profiles[need], sentences=need in explained)
 
     if tallied is None:
-        best = index.candidates(offer, k=k)
+        best = [engine.candidate(s, sentences=s.need_id in explained) for s in index.ranked(offer, k)]
     else:
         best = [c for c in (pair(need) for need, _ in index.top_of_tallied(offer, tallied, k)) if c is not None]
     have = {candidate.need_id for candidate in best}
