@@ -64,8 +64,12 @@ def record_of(listing: Any, owner: Owner) -> ListingRecord:
 def stored_profile(row: Any, concepts: Iterable[tuple[str, float, str]]) -> Profile:
     """The same from a Core row of listing and owner columns (see repository.listing_rows) and concept tuples."""
     owner = Owner(row.owner_lat, row.owner_lon, row.owner_nace, row.owner_region)
+    return _profile_of(record_of(row, owner), row, concepts)
+
+
+def _profile_of(listing: ListingRecord, row: Any, concepts: Iterable[tuple[str, float, str]]) -> Profile:
     evidence = {concept: Evidence(weight, source) for concept, weight, source in concepts}
-    return Profile(record_of(row, owner), evidence, row.suggested_ewc, row.suggested_ewc_confidence)
+    return Profile(listing, evidence, row.suggested_ewc, row.suggested_ewc_confidence)
 
 
 def concept_values(profile: Profile) -> list[dict[str, Any]]:
@@ -103,18 +107,23 @@ def has_sentences(match: Any) -> bool:
     return all(len(c) == len(Comparison._fields) for c in match.components)
 
 
-def sentences_of(session: Session, matches: Iterable[Any]) -> dict[uuid.UUID, tuple[str, ...]]:
+def sentences_of(
+    session: Session, matches: Iterable[Any], listings: Iterable[Listing] = ()
+) -> dict[uuid.UUID, tuple[str, ...]]:
     """The reasons of the matches stored without them, by match id, in the order of their components. They are
     written from the two listings as stored now, which is what the engine last compared such a match from: every
-    write compares its listing's matches again, and a party acting on a match stores its reasons first. A
-    comparison whose value or level the listings no longer give (the engine changed and no rebuild has run) is
-    said by its level alone."""
+    write compares its listing's matches again, and a party acting on a match stores its reasons first. Pass the
+    `listings` the caller has loaded (with their organizations); the others are read. A comparison whose value or
+    level the listings no longer give (the engine changed and no rebuild has run) is said by its level alone."""
     wanting = [match for match in matches if not has_sentences(match)]
     if not wanting:
         return {}
     ids = sorted({listing_id for match in wanting for listing_id in (match.offer_id, match.need_id)})
     concepts = repository.stored_concepts(session, ids)
-    profiles = {row.id: stored_profile(row, concepts[row.id]) for row in repository.listing_rows(session, ids)}
+    loaded = {listing.id: listing for listing in listings}
+    profiles = {i: _profile_of(record(x), x, concepts[i]) for i, x in loaded.items() if i in concepts}
+    unread = [i for i in ids if i not in profiles]
+    profiles |= {row.id: stored_profile(row, concepts[row.id]) for row in repository.listing_rows(session, unread)}
     engine = get_engine()
     return {m.id: _said(engine, m, profiles.get(m.offer_id), profiles.get(m.need_id)) for m in wanting}
 

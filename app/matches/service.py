@@ -1,7 +1,7 @@
 """Reading matches and moving them through the exchange workflow, as each caller is allowed to."""
 
 import uuid
-from collections.abc import Hashable, Iterator, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -83,7 +83,7 @@ def for_listing(session: Session, principal: Principal, asked: ListingPage) -> t
     )
     pages: list[dict[str, Any]] = []
     revealed: set[uuid.UUID] = set()
-    said = adapter.sentences_of(session, [match for match, _ in found])
+    said = adapter.sentences_of(session, [match for match, _ in found], [listing, *(other for _, other in found)])
     for match, other in found:
         offer, need = (listing, other) if listing.kind == "offer" else (other, listing)
         pages.append(_fields(principal, match, offer.organization, need.organization, said.get(match.id)))
@@ -126,7 +126,7 @@ def page(
     query = repository.match_query(principal, f)
     total = repository.count_matches(session, query)
     rows = session.execute(repository.ordered(query, sort).limit(limit).offset(offset)).all()
-    said = adapter.sentences_of(session, [row[0] for row in rows])
+    said = adapter.sentences_of(session, [row[0] for row in rows], _listings_of(rows))
     return [detail(session, principal, row, said.get(row[0].id)) for row in rows], total
 
 
@@ -134,7 +134,7 @@ def detail(session: Session, principal: Principal, row: Row, said: Sequence[str]
     """The match in full; `said`: its sentences when it is stored without them (read here if not given)."""
     match, offer, need, offer_owner, need_owner = row
     if said is None:
-        said = adapter.sentences_of(session, [match]).get(match.id)
+        said = adapter.sentences_of(session, [match], [offer, need]).get(match.id)
     fields = _fields(principal, match, offer_owner, need_owner, said)
     open_ = identities_open(principal, match, offer_owner.id, need_owner.id)
     fields["offer"], fields["need"] = _listings(session, principal, open_, [offer, need])
@@ -153,7 +153,7 @@ def rows_for_export(principal: Principal, f: MatchFilter, sort: str) -> Iterator
     with get_session_factory()() as session:
         query = repository.ordered(repository.match_query(principal, f), sort).execution_options(yield_per=500)
         for chunk in session.execute(query).partitions():
-            said = adapter.sentences_of(session, [row[0] for row in chunk])
+            said = adapter.sentences_of(session, [row[0] for row in chunk], _listings_of(chunk))
             for row in chunk:
                 open_ = identities_open(principal, row[0], row[3].id, row[4].id)
                 yield Exported(row, open_, said.get(row[0].id))
@@ -210,6 +210,11 @@ def update(
 def events(session: Session, principal: Principal, match_id: uuid.UUID) -> Sequence[MatchEvent]:
     get(session, principal, match_id)
     return repository.events_of(session, match_id)
+
+
+def _listings_of(rows: Iterable[Any]) -> list[Listing]:
+    """The offers and needs of these rows (match, offer, need, offer's owner, need's owner)."""
+    return [listing for row in rows for listing in (row[1], row[2])]
 
 
 def _side(principal: Principal, offer: Listing, need: Listing, requested: str | None) -> workflow.Side:
