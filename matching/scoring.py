@@ -56,12 +56,12 @@ class RuleScorer:
 
     def comparisons(self, outcomes: tuple[Outcome, ...], sentences: bool = True) -> tuple[Comparison, ...]:
         """The outcomes written out: each comparison's value, weight, share of the score and sentence (an empty one
-        without `sentences`: writing them is a sixth of what keeping a pair costs, and a stored match that no party
-        acted on writes them when read)."""
-        total, write = self._total, sentences
+        without `sentences`: a stored match that no party acted on writes them when read)."""
+        total = self._total
+        reasons = [o.reason for o in outcomes] if sentences else [""] * len(outcomes)
         return tuple(
-            Comparison(name, round(o.value, 4), weight, round(weight * o.value / total, 4), o.level, _said(o, write))
-            for name, weight, o in zip(COMPARISONS, self._ordered, outcomes, strict=True)
+            Comparison(name, round(o.value, 4), weight, round(weight * o.value / total, 4), o.level, reason)
+            for name, weight, o, reason in zip(COMPARISONS, self._ordered, outcomes, reasons, strict=True)
         )
 
     def score_of(self, outcomes: tuple[Outcome, ...]) -> float:
@@ -96,7 +96,3 @@ class RuleScorer:
     @staticmethod
     def score(components: tuple[Comparison, ...]) -> float:
         return round(min(1.0, sum(c.contribution for c in components)), 4)
-
-
-def _said(outcome: Outcome, sentences: bool) -> str:
-    return outcome.reason if sentences else ""

@@ -164,11 +164,11 @@ def explanation(match: Any, said: Sequence[str] | None = None) -> list[str]:
     return list(explain(match.rule, comparisons(match, said)))
 
 
-def keep_sentences(session: Session, match: Match) -> None:
+def keep_sentences(session: Session, match: Match, listings: Iterable[Listing] = ()) -> None:
     """Stores the reasons of a match a party is about to act on: from then on it shows them as they were, even if
     the engine stops proposing it or its listings change (the engine writes them again whenever it rewrites the
-    match's values)."""
-    said = sentences_of(session, [match]).get(match.id)
+    match's values). `listings`: as for sentences_of."""
+    said = sentences_of(session, [match], listings).get(match.id)
     if said is None:
         return
     match.components = [list(c) for c in comparisons(match, said)]

@@ -172,7 +172,7 @@ def update(
         moved = workflow.move(sides(match), side, body.state)
     except workflow.TransitionRefused as exc:
         raise Conflict(str(exc)) from None
-    adapter.keep_sentences(session, match)  # acted on, the match stores its sentences from now on
+    adapter.keep_sentences(session, match, [offer, need])  # acted on, the match stores its sentences from now on
     before = sides(match).of(side)
     match.offer_state, match.need_state = moved.offer, moved.need
     match.status = workflow.status(moved)

@@ -263,10 +263,7 @@ def rebuild(session: Session, progress: Progress | None = None, processes: int |
                 in_flight.append(_stored_of(session, batch))
                 digests = {key: row.engine_digest for key, row in in_flight[-1].items()}
                 seen = {offer: tallied.get(index.row_of(offer), nothing) for offer in batch}
-                acted: dict[str, set[str]] = {}  # the needs of each offer's matches a party acted on
-                for (offer, need), row in in_flight[-1].items():
-                    if not row.untouched:
-                        acted.setdefault(offer, set()).add(need)
+                acted = _acted_on(in_flight[-1])
                 yield batch, {offer: chosen.get(offer, []) for offer in batch}, seen, digests, acted
 
         if progress:
@@ -407,6 +404,15 @@ def _values(fresh: Fresh) -> tuple[Key, dict[str, Any]]:
     fields = zip(repository.ENGINE_FIELDS, fresh[3:], strict=True)
     values = {f: repository.JsonText(v) if f in repository.JSON_FIELDS else v for f, v in fields}
     return (uuid.UUID(fresh[0]), uuid.UUID(fresh[1])), values
+
+
+def _acted_on(stored: Stored) -> dict[str, set[str]]:
+    """For each offer, the needs of its stored matches a party acted on (written with their sentences)."""
+    acted: dict[str, set[str]] = {}
+    for (offer, need), row in stored.items():
+        if not row.untouched:
+            acted.setdefault(offer, set()).add(need)
+    return acted
 
 
 def _stored_of(session: Session, offers: Sequence[str]) -> Stored:

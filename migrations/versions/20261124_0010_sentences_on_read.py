@@ -60,16 +60,15 @@ def downgrade() -> None:
     from app.matches import adapter
 
     connection = op.get_bind()
-    session = Session(bind=connection)
-    for rows in _chunks(connection, sa.true()):
-        stored = [_Stored(row.id, row.offer_id, row.need_id, json.loads(row.components)) for row in rows]
-        said = adapter.sentences_of(session, stored)
-        updates = [
-            {"match_id": row.id, "new": [[*c, reason] for c, reason in zip(row.components, said[row.id], strict=True)]}
-            for row in stored
-            if row.id in said
-        ]
-        _write(connection, updates)
+    with Session(bind=connection) as session:
+        for rows in _chunks(connection, sa.true()):
+            stored = [_Stored(row.id, row.offer_id, row.need_id, json.loads(row.components)) for row in rows]
+            said = adapter.sentences_of(session, stored)
+            _write(connection, [_with_reasons(row, said[row.id]) for row in stored if row.id in said])
+
+
+def _with_reasons(row: "_Stored", reasons: Sequence[str]) -> dict[str, Any]:
+    return {"match_id": row.id, "new": [[*c, reason] for c, reason in zip(row.components, reasons, strict=True)]}
 
 
 class _Stored(NamedTuple):
