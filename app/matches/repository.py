@@ -1,5 +1,6 @@
 import functools
 import hashlib
+import os
 import typing
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -308,15 +309,10 @@ def stored_concepts(
 def all_stored_concepts(session: Session) -> dict[uuid.UUID, set[tuple[str, str, float, str]]]:
     """Every listing's stored concepts as (concept, kind, weight, source), to compare with fresh profiles."""
     found: dict[uuid.UUID, set[tuple[str, str, float, str]]] = {}
-    columns = (
-        ListingConcept.listing_id,
-        ListingConcept.concept,
-        ListingConcept.kind,
-        ListingConcept.weight,
-        ListingConcept.source,
-    )
-    for listing_id, *values in session.execute(select(*columns)):
-        found.setdefault(listing_id, set()).add(tuple(values))  # type: ignore[arg-type]
+    c = CONCEPTS.c
+    # The table's columns, not the model's: a Core select skips the ORM's loading, half the time of ~800k rows.
+    for listing_id, *values in session.execute(select(c.listing_id, c.concept, c.kind, c.weight, c.source)):
+        found.setdefault(listing_id, set()).add(tuple(values))
     return found
 
 
@@ -561,6 +557,67 @@ def insert_matches(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     )
 
 
+# What a new match row holds besides its pair and engine fields.
+NEW_MATCH_STATE: dict[str, Any] = {
+    "offer_state": "proposed",
+    "need_state": "proposed",
+    "status": "proposed",
+    "version": 1,
+}
+
+
+def insert_ranked_matches(session: Session, rows: Sequence[Sequence[Any]], now: datetime) -> list[str]:
+    """New matches from a rebuild's ranking processes, each given as (offer_id, need_id, engine_digest, *ENGINE_FIELDS)
+    with ids as text and JSON fields encoded; returns their new ids, as text, in order. On PostgreSQL the COPY text
+    is written straight from the tuples: built through a dict a row, as insert_matches does, a rebuild from empty
+    spent ~45 s of its parent's time at 100k listings building 1.4 M rows (round 12)."""
+    ids = _new_ids(len(rows))
+    if not rows:
+        return ids
+    if session.get_bind().dialect.name != "postgresql":
+        bulk_insert(
+            session, MATCHES, [_ranked_row(match_id, row, now) for match_id, row in zip(ids, rows, strict=True)]
+        )
+        return ids
+    columns = [
+        "id",
+        "offer_id",
+        "need_id",
+        "engine_digest",
+        *ENGINE_FIELDS,
+        *NEW_MATCH_STATE,
+        "created_at",
+        "updated_at",
+    ]
+    state = "\t".join(_copy_text(value) for value in [*NEW_MATCH_STATE.values(), now, now])
+    lines = (
+        "\t".join([match_id, row[0], row[1], str(row[2]), *[_copy_text(value) for value in row[3:]], state])
+        for match_id, row in zip(ids, rows, strict=True)
+    )
+    _copy(session, MATCHES, columns, "\n".join(lines) + "\n")
+    return ids
+
+
+def _ranked_row(match_id: str, row: Sequence[Any], now: datetime) -> dict[str, Any]:
+    fields = zip(ENGINE_FIELDS, row[3:], strict=True)
+    engine = {f: JsonText(v) if f in JSON_FIELDS else v for f, v in fields}
+    pair = {"id": uuid.UUID(match_id), "offer_id": uuid.UUID(row[0]), "need_id": uuid.UUID(row[1])}
+    return pair | {"engine_digest": row[2]} | engine | NEW_MATCH_STATE | {"created_at": now, "updated_at": now}
+
+
+def _new_ids(count: int) -> list[str]:
+    """`count` random (version 4) UUIDs as text, four times faster than str(uuid.uuid4()) each: 16 random bytes a
+    UUID, with the version and variant bits set as RFC 9562 says."""
+    raw = bytearray(os.urandom(16 * count))
+    raw[6::16] = bytes(b & 0x0F | 0x40 for b in raw[6::16])
+    raw[8::16] = bytes(b & 0x3F | 0x80 for b in raw[8::16])
+    h = raw.hex()
+    return [
+        f"{h[i : i + 8]}-{h[i + 8 : i + 12]}-{h[i + 12 : i + 16]}-{h[i + 16 : i + 20]}-{h[i + 20 : i + 32]}"
+        for i in range(0, len(h), 32)
+    ]
+
+
 def bulk_insert(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     """Rows (dicts with the same keys, every value given) into a table: COPY on PostgreSQL, several times faster
     than multi-row INSERTs for wide rows; executemany elsewhere. JSON values are written as db.json_dumps writes
@@ -573,9 +630,14 @@ def bulk_insert(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
     columns = list(rows[0])
     encoded = [(name, isinstance(table.c[name].type, JSON)) for name in columns]
     lines = ("\t".join([_copy_text(json_text(row[c]) if j else row[c]) for c, j in encoded]) for row in rows)
+    _copy(session, table, columns, "\n".join(lines) + "\n")
+
+
+def _copy(session: Session, table: Table, columns: Sequence[str], text: str) -> None:
+    """COPY text (lines of tab-separated values, as _copy_text writes them) into these columns of a table."""
     connection = typing.cast(psycopg.Connection[Any], session.connection().connection.dbapi_connection)
     with connection.cursor() as cursor, cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
-        copy.write("\n".join(lines) + "\n")
+        copy.write(text)
 
 
 def _copy_text(value: Any) -> str:

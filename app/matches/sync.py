@@ -249,6 +249,8 @@ def rebuild(session: Session, progress: Progress | None = None, processes: int |
     offers = sorted(p.listing.id for p in index.profiles.values() if p.listing.kind == "offer")
     needs = sorted(p.listing.id for p in index.profiles.values() if p.listing.kind == "need")
     subscribers = repository.match_created_subscribers(session)
+    # The listings (ids as text, as the ranking processes send them) whose owners hear of new matches.
+    subscribed = {str(listing) for listing, owner in owners.items() if owner in subscribers}
     matches = added = changed = removed = 0
     with Forked(_Ranking(index, k, engine.version_), workers) as work:
         chosen, tallied = _rank_needs(work, index, needs, progress)
@@ -269,7 +271,7 @@ def rebuild(session: Session, progress: Progress | None = None, processes: int |
         if progress:
             progress("matching offers", 0, len(offers))
         for done, ranked in enumerate(work.map(_kept_of_offers, tasks()), 1):
-            counts = _merge(session, in_flight.popleft(), ranked, owners, subscribers)
+            counts = _merge(session, in_flight.popleft(), ranked, owners, subscribers, subscribed)
             matches, added, changed, removed = (
                 matches + ranked.kept,
                 added + counts[0],
@@ -446,19 +448,13 @@ def _merge(
     ranked: _Ranked,
     owners: Mapping[uuid.UUID, uuid.UUID],
     subscribers: set[uuid.UUID],
+    subscribed: set[str],
 ) -> tuple[int, int, int]:
     """Makes the stored matches of a batch of offers equal to their fresh candidates; returns (added, changed,
     removed). A stored pair whose digest differs is compared in full: only a change of value is a change."""
     now = utcnow()
-    new_rows: list[dict[str, Any]] = []
-    compared: list[tuple[uuid.UUID, dict[str, Any]]] = []
-    for current in ranked.differing:
-        key, values = _values(current)
-        old = stored.get((current[0], current[1]))
-        if old is None:
-            new_rows.append(_new_match(key, values | {"engine_digest": current[2]}, now))
-        else:
-            compared.append((old.id, values))
+    new_rows = [row for row in ranked.differing if (row[0], row[1]) not in stored]
+    compared = [(stored[row[0], row[1]].id, _values(row)[1]) for row in ranked.differing if (row[0], row[1]) in stored]
     fields = repository.stored_engine_fields(session, [match_id for match_id, _ in compared])
     updates: list[dict[str, Any]] = []
     rewritten: list[dict[str, Any]] = []
@@ -471,9 +467,16 @@ def _merge(
     repository.delete_matches(session, stale)
     repository.update_matches(session, updates)
     repository.reencode_matches(session, rewritten)
-    repository.insert_matches(session, new_rows)
-    for row in new_rows:
-        _announce(session, row, owners, subscribers)
+    ids = repository.insert_ranked_matches(session, new_rows, now)
+    for match_id, row in zip(ids, new_rows, strict=True):
+        if row[0] in subscribed or row[1] in subscribed:
+            key, values = _values(row)
+            _announce(
+                session,
+                values | {"id": uuid.UUID(match_id), "offer_id": key[0], "need_id": key[1]},
+                owners,
+                subscribers,
+            )
     return len(new_rows), len(updates), len(stale)
 
 
@@ -512,17 +515,8 @@ def _sync(
 
 def _new_match(key: Key, values: dict[str, Any], now: Any) -> dict[str, Any]:
     """Every column of a new match row (bulk inserts bypass the ORM's defaults only where the values are given)."""
-    return values | {
-        "id": uuid.uuid4(),
-        "offer_id": key[0],
-        "need_id": key[1],
-        "offer_state": "proposed",
-        "need_state": "proposed",
-        "status": "proposed",
-        "created_at": now,
-        "updated_at": now,
-        "version": 1,
-    }
+    pair = {"id": uuid.uuid4(), "offer_id": key[0], "need_id": key[1]}
+    return values | pair | repository.NEW_MATCH_STATE | {"created_at": now, "updated_at": now}
 
 
 def _untouched(match: Any) -> bool:

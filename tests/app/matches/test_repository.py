@@ -2,10 +2,13 @@ import json
 import uuid
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, delete, select, text
 from sqlalchemy.orm import Session
 
+from app.db import json_dumps, utcnow
 from app.matches import repository
+from app.matches.models import Match
+from tests.conftest import Api
 
 
 def _heap_fetches_reading_the_last_change(engine: Engine) -> int:
@@ -32,3 +35,56 @@ def test_vacuum_lets_index_only_scans_skip_the_heap(engine: Engine, session: Ses
     repository.vacuum(engine)
 
     assert _heap_fetches_reading_the_last_change(engine) == 0
+
+
+def test_ranked_matches_read_back_as_given(api: Api, session: Session) -> None:
+    """A rebuild's new rows, written on PostgreSQL as COPY text built from the tuples: text that COPY must escape
+    (tab, newline, backslash) and missing numbers come back as given, under the ids returned."""
+    offer = api.listing(api.key(api.organization()["id"]))
+    need = api.listing(api.key(api.organization()["id"]), kind="need", title="Fly ash for cement")
+    session.execute(delete(Match))
+    components = [["code", 1.0, 0.4, 0.4, "exact", 'EWC "10 01 02"\tand\\or\nnot']]
+    impact = {"route": None, "tonnes_per_year": None, "co2e_avoided_t": None}
+    row = (
+        offer["id"],
+        need["id"],
+        -42,
+        0.8125,
+        "code\tmatch\\",
+        json_dumps(components),
+        None,
+        json_dumps(impact),
+        None,
+        "v\n1",
+    )
+    now = utcnow()
+
+    ids = repository.insert_ranked_matches(session, [row], now)
+    session.commit()
+
+    stored = session.execute(select(Match)).scalar_one()
+    assert [str(stored.id)] == ids and uuid.UUID(ids[0]).version == 4
+    assert (str(stored.offer_id), str(stored.need_id), stored.engine_digest) == row[:3]
+    assert [getattr(stored, f) for f in repository.ENGINE_FIELDS] == [
+        0.8125,
+        "code\tmatch\\",
+        components,
+        None,
+        impact,
+        None,
+        "v\n1",
+    ]
+    assert (stored.status, stored.offer_state, stored.need_state, stored.version) == (
+        "proposed",
+        "proposed",
+        "proposed",
+        1,
+    )
+    assert stored.created_at == stored.updated_at == now
+
+
+def test_new_ids_are_distinct_version_4_uuids() -> None:
+    ids = repository._new_ids(2000)
+    parsed = [uuid.UUID(i) for i in ids]
+    assert len(set(ids)) == 2000 and [str(p) for p in parsed] == ids
+    assert {(p.version, p.variant) for p in parsed} == {(4, uuid.RFC_4122)}

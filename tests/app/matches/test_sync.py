@@ -16,6 +16,7 @@ from app.matches import adapter, repository, sync
 from app.matches.engine import get_engine
 from app.matches.models import Match
 from app.seed import load_demo
+from app.webhooks.models import WebhookDelivery
 from tests.app.matches.test_router import ASH, CEMENT_NEED
 from tests.conftest import Api
 
@@ -161,6 +162,31 @@ def test_a_rebuild_looks_webhook_subscriptions_up_once(api: Api, client: TestCli
     session.commit()
     assert report.added == 4
     assert sum("webhook_subscriptions" in s for s in statements) == 1
+
+
+def test_a_rebuild_announces_each_new_match_by_its_stored_id(api: Api, client: TestClient, session: Session) -> None:
+    power = api.organization(lat=50.08, lon=20.05, nace=["35.11"])
+    seller = api.key(power["id"])
+    hook = {"url": "http://127.0.0.1:9/hook", "events": ["match.created"]}
+    assert client.post(f"/api/v1/organizations/{power['id']}/webhooks", json=hook, headers=seller).status_code == 201
+    ash = api.listing(seller, **ASH)
+    for i in range(3):
+        firm = api.organization(lat=50.2 + i / 50, lon=19.6, nace=["23.51"])
+        api.listing(api.key(firm["id"]), **CEMENT_NEED)
+    session.execute(delete(Match))
+    session.execute(delete(WebhookDelivery))
+    session.commit()
+
+    assert sync.rebuild(session).added == 3
+    session.commit()
+
+    stored = {str(m.id): m for m in _stored(session).values()}
+    payloads = [d.payload for d in session.scalars(select(WebhookDelivery))]
+    assert sorted(p["match_id"] for p in payloads) == sorted(stored)
+    for payload in payloads:
+        match = stored[payload["match_id"]]
+        assert (payload["listing_id"], payload["counterpart_listing_id"]) == (ash["id"], str(match.need_id))
+        assert (payload["score"], payload["rule"]) == (match.score, match.rule)
 
 
 def _engine_fields(session: Session) -> dict[tuple[str, str], tuple[object, ...]]:
