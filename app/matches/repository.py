@@ -566,36 +566,52 @@ NEW_MATCH_STATE: dict[str, Any] = {
 }
 
 
+# The columns of ranked_copy's lines, in order.
+RANKED_COLUMNS = (
+    "id",
+    "offer_id",
+    "need_id",
+    "engine_digest",
+    *ENGINE_FIELDS,
+    *NEW_MATCH_STATE,
+    "created_at",
+    "updated_at",
+)
+
+
 def insert_ranked_matches(session: Session, rows: Sequence[Sequence[Any]], now: datetime) -> list[str]:
     """New matches from a rebuild's ranking processes, each given as (offer_id, need_id, engine_digest, *ENGINE_FIELDS)
-    with ids as text and JSON fields encoded; returns their new ids, as text, in order. On PostgreSQL the COPY text
-    is written straight from the tuples: built through a dict a row, as insert_matches does, a rebuild from empty
-    spent ~45 s of its parent's time at 100k listings building 1.4 M rows (round 12)."""
-    ids = _new_ids(len(rows))
-    if not rows:
+    with ids as text and JSON fields encoded; returns their new ids, as text, in order. On PostgreSQL they go to
+    COPY as ranked_copy writes them."""
+    if session.get_bind().dialect.name == "postgresql":
+        ids, text = ranked_copy(rows, now)
+        copy_ranked(session, text)
         return ids
-    if session.get_bind().dialect.name != "postgresql":
+    ids = _new_ids(len(rows))
+    if rows:
         bulk_insert(
             session, MATCHES, [_ranked_row(match_id, row, now) for match_id, row in zip(ids, rows, strict=True)]
         )
-        return ids
-    columns = [
-        "id",
-        "offer_id",
-        "need_id",
-        "engine_digest",
-        *ENGINE_FIELDS,
-        *NEW_MATCH_STATE,
-        "created_at",
-        "updated_at",
-    ]
+    return ids
+
+
+def ranked_copy(rows: Sequence[Sequence[Any]], now: datetime) -> tuple[list[str], str]:
+    """New ids for rows as insert_ranked_matches takes them, and the rows' COPY text (RANKED_COLUMNS), built straight
+    from the tuples: built through a dict a row, as insert_matches does, a rebuild from empty at 100k listings spent
+    ~45 s of its parent's time on 1.4 M rows (round 12). Pure: a ranking process can write it."""
+    ids = _new_ids(len(rows))
     state = "\t".join(_copy_text(value) for value in [*NEW_MATCH_STATE.values(), now, now])
     lines = (
         "\t".join([match_id, row[0], row[1], str(row[2]), *[_copy_text(value) for value in row[3:]], state])
         for match_id, row in zip(ids, rows, strict=True)
     )
-    _copy(session, MATCHES, columns, "\n".join(lines) + "\n")
-    return ids
+    return ids, "".join(line + "\n" for line in lines)
+
+
+def copy_ranked(session: Session, text: str) -> None:
+    """ranked_copy's text into the matches table (PostgreSQL)."""
+    if text:
+        _copy(session, MATCHES, RANKED_COLUMNS, text)
 
 
 def _ranked_row(match_id: str, row: Sequence[Any], now: datetime) -> dict[str, Any]:

@@ -170,6 +170,8 @@ def test_a_rebuild_announces_each_new_match_by_its_stored_id(api: Api, client: T
     hook = {"url": "http://127.0.0.1:9/hook", "events": ["match.created"]}
     assert client.post(f"/api/v1/organizations/{power['id']}/webhooks", json=hook, headers=seller).status_code == 201
     ash = api.listing(seller, **ASH)
+    unheard = api.organization(lat=50.1, lon=20.1, nace=["35.11"])  # no subscription: its matches go by COPY text
+    api.listing(api.key(unheard["id"]), **ASH)
     for i in range(3):
         firm = api.organization(lat=50.2 + i / 50, lon=19.6, nace=["23.51"])
         api.listing(api.key(firm["id"]), **CEMENT_NEED)
@@ -177,12 +179,13 @@ def test_a_rebuild_announces_each_new_match_by_its_stored_id(api: Api, client: T
     session.execute(delete(WebhookDelivery))
     session.commit()
 
-    assert sync.rebuild(session).added == 3
+    assert sync.rebuild(session).added == 6
     session.commit()
 
-    stored = {str(m.id): m for m in _stored(session).values()}
+    assert len(_stored(session)) == 6
+    stored = {str(m.id): m for m in _stored(session).values() if str(m.offer_id) == ash["id"]}
     payloads = [d.payload for d in session.scalars(select(WebhookDelivery))]
-    assert sorted(p["match_id"] for p in payloads) == sorted(stored)
+    assert sorted(p["match_id"] for p in payloads) == sorted(stored) and len(stored) == 3
     for payload in payloads:
         match = stored[payload["match_id"]]
         assert (payload["listing_id"], payload["counterpart_listing_id"]) == (ash["id"], str(match.need_id))
