@@ -72,13 +72,11 @@ def _profile_of(listing: ListingRecord, row: Any, concepts: Iterable[tuple[str, 
     return Profile(listing, evidence, row.suggested_ewc, row.suggested_ewc_confidence)
 
 
-def concept_values(profile: Profile) -> list[dict[str, Any]]:
-    """The profile's concepts as rows of listing_concepts, for bulk statements."""
-    listing_id, kind = uuid.UUID(profile.listing.id), profile.listing.kind
-    return [
-        {"listing_id": listing_id, "concept": c, "kind": kind, "weight": e.weight, "source": e.source}
-        for c, e in profile.concepts.items()
-    ]
+def concept_rows(listing_id: uuid.UUID, profile: Profile) -> list[tuple[uuid.UUID, str, str, float, str]]:
+    """The profile's concepts as rows of listing_concepts, in repository.CONCEPT_COLUMNS order (tuples: a rebuild
+    writes ~800k of them at 100k listings)."""
+    kind = profile.listing.kind
+    return [(listing_id, c, kind, e.weight, e.source) for c, e in profile.concepts.items()]
 
 
 # What a match row stores of the impact: its figures and route, not its basis (matching.impact.basis writes that

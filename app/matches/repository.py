@@ -316,12 +316,21 @@ def all_stored_concepts(session: Session) -> dict[uuid.UUID, set[tuple[str, str,
     return found
 
 
-def replace_concepts_of(session: Session, listing_ids: Sequence[uuid.UUID], rows: Sequence[dict[str, Any]]) -> None:
-    """Deletes the stored concepts of these listings and inserts `rows` (listing_concepts values) in bulk."""
+CONCEPT_COLUMNS = ("listing_id", "concept", "kind", "weight", "source")
+
+
+def replace_concepts_of(session: Session, listing_ids: Sequence[uuid.UUID], rows: Sequence[Sequence[Any]]) -> None:
+    """Deletes the stored concepts of these listings and inserts `rows` (tuples in CONCEPT_COLUMNS order) in bulk:
+    on PostgreSQL as COPY text built from the tuples (through a dict a row, ~6 s of a rebuild from empty at 100k)."""
     table = CONCEPTS
     for start in range(0, len(listing_ids), CHUNK):
         session.execute(delete(table).where(table.c.listing_id.in_(listing_ids[start : start + CHUNK])))
-    bulk_insert(session, table, rows)
+    if not rows:
+        return
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(insert(table), [dict(zip(CONCEPT_COLUMNS, row, strict=True)) for row in rows])
+        return
+    _copy(session, table, CONCEPT_COLUMNS, "".join("\t".join([_copy_text(v) for v in row]) + "\n" for row in rows))
 
 
 def update_suggestions(session: Session, rows: Sequence[dict[str, Any]]) -> None:

@@ -63,7 +63,7 @@ def refresh(session: Session, listing: Listing) -> None:
     profile = engine.profiles([adapter.record(listing)])[0]
     listing.suggested_ewc = None if listing.ewc else profile.suggested_ewc
     listing.suggested_ewc_confidence = None if listing.ewc else profile.suggested_confidence
-    repository.replace_concepts_of(session, [listing.id], adapter.concept_values(profile))
+    repository.replace_concepts_of(session, [listing.id], adapter.concept_rows(listing.id, profile))
     live = live_index(session)  # before this write is logged: the index has seen what is committed
     repository.log_change(session, listing.id)
     holders = _holders(session, listing.id)
@@ -440,11 +440,11 @@ def _store_profiles(session: Session, rows: Sequence[Any], profiles: Sequence[Pr
     """Writes what changed: the concepts of listings whose profile differs, the suggested codes that differ."""
     stored = repository.all_stored_concepts(session)
     changed: list[uuid.UUID] = []
-    concept_rows: list[dict[str, Any]] = []
+    concept_rows: list[tuple[Any, ...]] = []
     suggestions: list[dict[str, Any]] = []
     for row, profile in zip(rows, profiles, strict=True):
-        values = adapter.concept_values(profile)
-        if stored.get(row.id, set()) != {(v["concept"], v["kind"], v["weight"], v["source"]) for v in values}:
+        values = adapter.concept_rows(row.id, profile)
+        if stored.get(row.id, set()) != {value[1:] for value in values}:
             changed.append(row.id)
             concept_rows.extend(values)
         suggested = (None, None) if row.ewc else (profile.suggested_ewc, profile.suggested_confidence)

@@ -88,3 +88,14 @@ def test_new_ids_are_distinct_version_4_uuids() -> None:
     parsed = [uuid.UUID(i) for i in ids]
     assert len(set(ids)) == 2000 and [str(p) for p in parsed] == ids
     assert {(p.version, p.variant) for p in parsed} == {(4, uuid.RFC_4122)}
+
+
+def test_concepts_replaced_read_back_as_given(api: Api, session: Session) -> None:
+    listing = uuid.UUID(api.listing(api.key(api.organization()["id"]))["id"])
+    rows = [(listing, "ewc:10 01 02", "offer", 1.0, "code"), (listing, "term:ash\tslag\\x", "offer", 0.35, "text")]
+
+    repository.replace_concepts_of(session, [listing], rows)
+    session.commit()
+
+    assert sorted(repository.stored_concepts(session, [listing])[listing]) == sorted(row[1:2] + row[3:] for row in rows)
+    assert repository.all_stored_concepts(session)[listing] == {row[1:] for row in rows}
