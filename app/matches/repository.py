@@ -606,8 +606,8 @@ def insert_ranked_matches(session: Session, rows: Sequence[Sequence[Any]], now: 
 
 def ranked_copy(rows: Sequence[Sequence[Any]], now: datetime) -> tuple[list[str], str]:
     """New ids for rows as insert_ranked_matches takes them, and the rows' COPY text (RANKED_COLUMNS), built straight
-    from the tuples: built through a dict a row, as insert_matches does, a rebuild from empty at 100k listings spent
-    ~45 s of its parent's time on 1.4 M rows (round 12). Pure: a ranking process can write it."""
+    from the tuples. Built through a dict a row (insert_matches), 1.4 M rows took ~45 s of a rebuild's parent at 100k
+    listings (round 12's profile). Pure, so that a ranking process can write it."""
     ids = _new_ids(len(rows))
     state = "\t".join(_copy_text(value) for value in [*NEW_MATCH_STATE.values(), now, now])
     lines = (
@@ -623,11 +623,16 @@ def copy_ranked(session: Session, text: str) -> None:
         _copy(session, MATCHES, RANKED_COLUMNS, text)
 
 
+def engine_values(row: Sequence[Any]) -> dict[str, Any]:
+    """The ENGINE_FIELDS of a row as insert_ranked_matches takes it, by name (JSON ones as JsonText)."""
+    return {f: JsonText(v) if f in JSON_FIELDS else v for f, v in zip(ENGINE_FIELDS, row[3:], strict=True)}
+
+
 def _ranked_row(match_id: str, row: Sequence[Any], now: datetime) -> dict[str, Any]:
-    fields = zip(ENGINE_FIELDS, row[3:], strict=True)
-    engine = {f: JsonText(v) if f in JSON_FIELDS else v for f, v in fields}
     pair = {"id": uuid.UUID(match_id), "offer_id": uuid.UUID(row[0]), "need_id": uuid.UUID(row[1])}
-    return pair | {"engine_digest": row[2]} | engine | NEW_MATCH_STATE | {"created_at": now, "updated_at": now}
+    return (
+        pair | {"engine_digest": row[2]} | engine_values(row) | NEW_MATCH_STATE | {"created_at": now, "updated_at": now}
+    )
 
 
 def _new_ids(count: int) -> list[str]:

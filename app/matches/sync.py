@@ -417,9 +417,7 @@ def _fresh(candidate: Candidate, version: str) -> Fresh:
 
 
 def _values(fresh: Fresh) -> tuple[Key, dict[str, Any]]:
-    fields = zip(repository.ENGINE_FIELDS, fresh[3:], strict=True)
-    values = {f: repository.JsonText(v) if f in repository.JSON_FIELDS else v for f, v in fields}
-    return (uuid.UUID(fresh[0]), uuid.UUID(fresh[1])), values
+    return (uuid.UUID(fresh[0]), uuid.UUID(fresh[1])), repository.engine_values(fresh)
 
 
 def _acted_on(stored: Stored) -> dict[str, set[str]]:
