@@ -5,8 +5,10 @@ import json
 import uuid
 from collections.abc import Iterator
 
+import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import delete, event, select, text, update
+from sqlalchemy import Engine, delete, event, select, text, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from app.config import SEED_DATA_DIR
@@ -269,3 +271,23 @@ def test_a_rebuild_reencodes_json_stored_in_another_encoding_without_a_change(se
         session.execute(text("SELECT id, CAST(components AS TEXT) FROM matches")).tuples().all()
     )
     assert rewritten == {row.id: row.components for row in raw}
+
+
+def test_a_rebuild_whose_profiles_cannot_be_written_fails_and_keeps_what_was_stored(
+    api: Api, engine: Engine, session: Session
+) -> None:
+    """A rebuild that cannot write the profiles raises; the matches stored before stay as they were."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only: a lock timeout is how the profiles' writing is made to fail")
+    api.listing(api.key(api.organization(lat=50.08, lon=20.05, nace=["35.11"])["id"]), **ASH)
+    api.listing(api.key(api.organization(lat=50.25, lon=19.60, nace=["23.51"])["id"]), **CEMENT_NEED)
+    before = _engine_fields(session)
+    session.commit()
+    with engine.connect() as blocker:
+        blocker.execute(text("LOCK TABLE listing_concepts IN ACCESS EXCLUSIVE MODE"))
+        session.execute(text("SET lock_timeout = '300ms'"))
+        with pytest.raises(OperationalError, match="lock timeout"):
+            sync.rebuild(session)
+        session.rollback()
+        blocker.rollback()
+    assert before and _engine_fields(session) == before
