@@ -9,7 +9,8 @@ from app.db import Base, UtcDateTime, utcnow
 
 
 class ListingConcept(Base):
-    """One concept a listing points at (see matching/enrich.py): the inverted index used for blocking."""
+    """One concept a listing points at (see matching/enrich.py): the stored profiles each process builds its in-memory
+    blocking index from, read by listing or whole (no query looks a concept up: migration 0011)."""
 
     __tablename__ = "listing_concepts"
 
@@ -18,8 +19,6 @@ class ListingConcept(Base):
     kind: Mapped[str] = mapped_column(String(8))
     weight: Mapped[float] = mapped_column(Float)
     source: Mapped[str] = mapped_column(String(16))
-
-    __table_args__ = (Index("ix_listing_concepts_concept_kind", "concept", "kind"),)
 
 
 class Match(Base):
