@@ -291,12 +291,13 @@ def stored_concepts(
 ) -> dict[uuid.UUID, list[tuple[str, float, str]]]:
     """Each listing's stored concepts as (concept, weight, source); None: every listing's, in one query."""
     found: dict[uuid.UUID, list[tuple[str, float, str]]] = {i: [] for i in listing_ids or ()}
-    columns = (ListingConcept.listing_id, ListingConcept.concept, ListingConcept.weight, ListingConcept.source)
+    c = CONCEPTS.c  # the table's columns, not the model's: see all_stored_concepts
+    columns = (c.listing_id, c.concept, c.weight, c.source)
     queries = (
         [select(*columns)]
         if listing_ids is None
         else [
-            select(*columns).where(ListingConcept.listing_id.in_(listing_ids[start : start + CHUNK]))
+            select(*columns).where(c.listing_id.in_(listing_ids[start : start + CHUNK]))
             for start in range(0, len(listing_ids), CHUNK)
         ]
     )
@@ -320,17 +321,11 @@ CONCEPT_COLUMNS = ("listing_id", "concept", "kind", "weight", "source")
 
 
 def replace_concepts_of(session: Session, listing_ids: Sequence[uuid.UUID], rows: Sequence[Sequence[Any]]) -> None:
-    """Deletes the stored concepts of these listings and inserts `rows` (tuples in CONCEPT_COLUMNS order) in bulk:
-    on PostgreSQL as COPY text built from the tuples (through a dict a row, ~6 s of a rebuild from empty at 100k)."""
+    """Deletes the stored concepts of these listings and inserts `rows` (tuples in CONCEPT_COLUMNS order) in bulk."""
     table = CONCEPTS
     for start in range(0, len(listing_ids), CHUNK):
         session.execute(delete(table).where(table.c.listing_id.in_(listing_ids[start : start + CHUNK])))
-    if not rows:
-        return
-    if session.get_bind().dialect.name != "postgresql":
-        session.execute(insert(table), [dict(zip(CONCEPT_COLUMNS, row, strict=True)) for row in rows])
-        return
-    _copy(session, table, CONCEPT_COLUMNS, "".join("\t".join([_copy_text(v) for v in row]) + "\n" for row in rows))
+    insert_tuples(session, table, CONCEPT_COLUMNS, rows)
 
 
 def update_suggestions(session: Session, rows: Sequence[dict[str, Any]]) -> None:
@@ -581,10 +576,10 @@ RANKED_COLUMNS = (
     "offer_id",
     "need_id",
     "engine_digest",
-    *ENGINE_FIELDS,
     *NEW_MATCH_STATE,
     "created_at",
     "updated_at",
+    *ENGINE_FIELDS,
 )
 
 
@@ -609,12 +604,12 @@ def ranked_copy(rows: Sequence[Sequence[Any]], now: datetime) -> tuple[list[str]
     from the tuples. Built through a dict a row (insert_matches), 1.4 M rows took ~45 s of a rebuild's parent at 100k
     listings (round 12's profile). Pure, so that a ranking process can write it."""
     ids = _new_ids(len(rows))
-    state = "\t".join(_copy_text(value) for value in [*NEW_MATCH_STATE.values(), now, now])
+    state = "\t".join(_copy_text(value) for value in [*NEW_MATCH_STATE.values(), now, now])  # the same a batch
     lines = (
-        "\t".join([match_id, row[0], row[1], str(row[2]), *[_copy_text(value) for value in row[3:]], state])
+        f"{match_id}\t{row[0]}\t{row[1]}\t{row[2]}\t{state}\t{_copy_line(row[3:])}"
         for match_id, row in zip(ids, rows, strict=True)
     )
-    return ids, "".join(line + "\n" for line in lines)
+    return ids, "".join(lines)
 
 
 def copy_ranked(session: Session, text: str) -> None:
@@ -659,8 +654,24 @@ def bulk_insert(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
         return
     columns = list(rows[0])
     encoded = [(name, isinstance(table.c[name].type, JSON)) for name in columns]
-    lines = ("\t".join([_copy_text(json_text(row[c]) if j else row[c]) for c, j in encoded]) for row in rows)
-    _copy(session, table, columns, "\n".join(lines) + "\n")
+    lines = (_copy_line(json_text(row[c]) if j else row[c] for c, j in encoded) for row in rows)
+    _copy(session, table, columns, "".join(lines))
+
+
+def insert_tuples(session: Session, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Rows given as tuples in `columns`' order (no JSON column) into a table, as bulk_insert does without a dict a
+    row: building ~800k dicts of concepts was ~6 s of a rebuild from empty at 100k (round 12)."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
+        return
+    _copy(session, table, columns, "".join(map(_copy_line, rows)))
+
+
+def _copy_line(values: Iterable[Any]) -> str:
+    """One row as a line of COPY's text format."""
+    return "\t".join([_copy_text(value) for value in values]) + "\n"
 
 
 def _copy(session: Session, table: Table, columns: Sequence[str], text: str) -> None:
