@@ -27,7 +27,8 @@ class Settings(BaseSettings):
     matches_per_listing: int = Field(default=25, ge=1)
     # Processes a full rebuild enriches and ranks in (app/matches/forked.py): 0 means one per core.
     rebuild_processes: int = Field(default=0, ge=0)
-    # Pages of GET /listings/{id}/matches kept by each server process (app/matches/page_cache.py); 0 turns it off.
+    # Pages of GET /listings/{id}/matches and totals of GET /matches kept by each server process
+    # (app/matches/page_cache.py); 0 turns both off.
     page_cache_mb: int = Field(default=128, ge=0)
     # Webhooks: a background thread in each API process sends due deliveries (see app/webhooks/delivery.py).
     webhooks_enabled: bool = True

@@ -1,4 +1,5 @@
-"""Pages of GET /listings/{id}/matches as sent, kept by each server process until a change touches them.
+"""Pages of GET /listings/{id}/matches as sent, and the totals of GET /matches, kept by each server process until
+a change touches them.
 
 A page shows one listing's matches, its counterparts and their owners. Every write that changes any of these
 appends to `listing_changes` under the match lock, naming the listings concerned: a listing written, both sides
@@ -7,7 +8,11 @@ reads the changes it has not seen and forgets each page that depends on a listin
 listing and every listing it is matched with (shown or not: a counterpart that becomes visible to the caller
 changes the page). A change without a listing (a rebuild) forgets every page.
 
-A page built while another request caught up further is not kept: the changes in between may concern it.
+A total of GET /matches (how many matches a filter finds: at 100k listings, counting an agency's region takes
+~0.5 s and most of a request) is forgotten on any change, since a match anywhere may enter or leave it; while
+nothing changes, an agency paging through its region counts it once per process.
+
+A page or total built while another request caught up further is not kept: the changes in between may concern it.
 Changes made to the database by hand, not through the service, are not seen (as for the matching index).
 """
 
@@ -25,8 +30,10 @@ from app.matches import repository
 
 
 class PageCache:
-    def __init__(self, max_bytes: int) -> None:
+    def __init__(self, max_bytes: int, max_totals: int = 4096) -> None:
         self.max_bytes = max_bytes
+        self.max_totals = max_totals
+        self._totals: OrderedDict[Hashable, int] = OrderedDict()  # least recent first
         self._pages: OrderedDict[Hashable, tuple[bytes, frozenset[uuid.UUID]]] = OrderedDict()  # least recent first
         self._by_listing: dict[uuid.UUID, set[Hashable]] = {}
         self._bytes = 0
@@ -66,6 +73,24 @@ class PageCache:
         self._catch_up(session)
         return self._get(key)
 
+    def total(self, session: Session, key: Hashable, count: Callable[[], int]) -> int:
+        """The total under `key`, kept or counted now; kept until any change is logged."""
+        if self.max_bytes <= 0:
+            return count()
+        seen = self._catch_up(session)
+        with self._lock:
+            kept = self._totals.get(key)
+            if kept is not None:
+                self._totals.move_to_end(key)
+                return kept
+        counted = count()
+        with self._lock:
+            if self._seen == seen:
+                self._totals[key] = counted
+                if len(self._totals) > self.max_totals:
+                    self._totals.popitem(last=False)
+        return counted
+
     def __len__(self) -> int:
         return len(self._pages)
 
@@ -83,6 +108,7 @@ class PageCache:
             if last > self._seen:
                 changes = repository.changes_since(session, self._seen)
                 with self._lock:
+                    self._totals.clear()
                     if any(listing is None for _, listing, _ in changes):
                         self._forget_all()
                     for listing in {listing for _, listing, _ in changes if listing is not None}:
@@ -112,6 +138,7 @@ class PageCache:
             self._drop(key)
 
     def _forget_all(self) -> None:
+        self._totals.clear()
         self._pages.clear()
         self._by_listing.clear()
         self._bytes = 0

@@ -117,14 +117,19 @@ def kept_listing_page(session: Session, principal: Principal, asked: ListingPage
 
 
 def _page_key(principal: Principal, asked: ListingPage) -> Hashable:
-    return asked, (principal.role, principal.organization_id, principal.regions)
+    return asked, _scope_key(principal)
+
+
+def _scope_key(principal: Principal) -> Hashable:
+    """What decides which matches a caller sees: callers alike in it share kept pages and totals."""
+    return principal.role, principal.organization_id, principal.regions
 
 
 def page(
     session: Session, principal: Principal, f: MatchFilter, *, sort: str, limit: int, offset: int
 ) -> tuple[list[MatchDetail], int]:
     query = repository.match_query(principal, f)
-    total = repository.count_matches(session, query)
+    total = page_cache().total(session, (_scope_key(principal), f), lambda: repository.count_matches(session, query))
     rows = session.execute(repository.ordered(query, sort).limit(limit).offset(offset)).all()
     said = adapter.sentences_of(session, [row[0] for row in rows], _listings_of(rows))
     return [detail(session, principal, row, said.get(row[0].id)) for row in rows], total

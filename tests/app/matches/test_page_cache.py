@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from app.matches import repository, sync
 from app.matches.models import Match
 from app.matches.page_cache import PageCache
+from app.organizations.models import Organization
 from tests.app.matches import scenario
 from tests.conftest import Api
 
@@ -64,6 +65,36 @@ def test_a_counterpart_moving_into_an_agencys_region_enters_its_page(api: Api, c
     url = f"/api/v1/organizations/{s.power['id']}"
     assert client.patch(url, json={"region": "PL214"}, headers=api.admin).status_code == 200
     assert _page(client, s.need, agency)["total"] == 1  # the plant was on no page: it is matched with the need
+
+
+def _region(client: TestClient, headers: dict[str, str]) -> dict[str, Any]:
+    response = client.get("/api/v1/matches?region=PL21", headers=headers)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def test_a_region_total_is_kept_until_anything_changes(api: Api, client: TestClient, session: Session) -> None:
+    s = scenario.build(api, client)
+    assert _region(client, s.agency)["total"] == 1
+    # Behind the service's back both firms leave the region: the page is built again and finds nothing, but the
+    # total is kept...
+    firms = [uuid.UUID(s.power["id"]), uuid.UUID(s.cement["id"])]
+    session.execute(update(Organization).where(Organization.id.in_(firms)).values(region="PL911"))
+    session.commit()
+    kept = _region(client, s.agency)
+    assert (kept["total"], kept["items"]) == (1, [])
+    # ...until a write through the service, even one far from the region: any change may move a total.
+    far = api.organization(region="PL911")
+    api.listing(api.key(far["id"]), title="Sawdust", ewc="03 01 05")
+    assert _region(client, s.agency)["total"] == 0
+
+
+def test_each_scope_and_filter_has_its_own_total(api: Api, client: TestClient) -> None:
+    s = scenario.build(api, client)
+    assert _region(client, s.agency)["total"] == 1
+    assert _region(client, s.other_agency)["total"] == 0  # the other agency sees no side of it in PL21
+    response = client.get("/api/v1/matches?region=PL21&min_score=0.99", headers=s.agency)
+    assert response.json()["total"] == 0
 
 
 class _Page:
@@ -146,3 +177,59 @@ def test_without_a_cache_nothing_is_kept_nor_its_listings_read(session: Session)
     for _ in range(2):
         assert cache.page(session, "page", page.build, depends_on) == b"page"
     assert (page.builds, len(cache), asked) == (2, 0, [])
+
+
+class _Count:
+    """A total that counts how often it is counted."""
+
+    def __init__(self, total: int) -> None:
+        self.value, self.counts = total, 0
+
+    def read(self, cache: PageCache, session: Session, key: str) -> int:
+        return cache.total(session, key, self.count)
+
+    def count(self) -> int:
+        self.counts += 1
+        return self.value
+
+
+def test_totals_are_forgotten_on_any_change(session: Session) -> None:
+    cache = PageCache(max_bytes=1 << 20)
+    total = _Count(7)
+    for _ in range(2):
+        assert total.read(cache, session, "region") == 7
+    assert total.counts == 1
+    _log(session, uuid.uuid4())  # a listing no total names
+    assert total.read(cache, session, "region") == 7
+    assert total.counts == 2
+
+
+def test_a_total_counted_while_another_request_caught_up_is_not_kept(session: Session) -> None:
+    cache = PageCache(max_bytes=1 << 20)
+    counts: list[int] = []
+
+    def slow_count() -> int:
+        counts.append(1)
+        _log(session, uuid.uuid4())
+        _Count(0).read(cache, session, "other")
+        return 1
+
+    for _ in range(2):
+        cache.total(session, "region", slow_count)
+    assert len(counts) == 2
+
+
+def test_the_least_recently_read_totals_go_first(session: Session) -> None:
+    cache = PageCache(max_bytes=1 << 20, max_totals=1)
+    totals = {key: _Count(1) for key in "xy"}
+    for key in "xyyx":
+        totals[key].read(cache, session, key)
+    assert [totals[key].counts for key in "xy"] == [2, 1]
+
+
+def test_without_a_cache_every_total_is_counted(session: Session) -> None:
+    cache = PageCache(max_bytes=0)
+    total = _Count(3)
+    for _ in range(2):
+        assert total.read(cache, session, "region") == 3
+    assert total.counts == 2
