@@ -1,6 +1,8 @@
 """Pages of GET /listings/{id}/matches are kept per process and forgotten when anything they show changes."""
 
+import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -217,6 +219,24 @@ def test_a_total_counted_while_another_request_caught_up_is_not_kept(session: Se
     for _ in range(2):
         cache.total(session, "region", slow_count)
     assert len(counts) == 2
+
+
+def test_requests_asking_for_one_total_at_once_count_it_once(session: Session) -> None:
+    cache = PageCache(max_bytes=1 << 20)
+    counts: list[int] = []
+
+    def slow_count() -> int:
+        counts.append(1)
+        time.sleep(0.3)  # the other request asks meanwhile
+        return 5
+
+    def ask() -> int:
+        with Session(session.get_bind()) as own:
+            return cache.total(own, "region", slow_count)
+
+    with ThreadPoolExecutor(2) as pool:
+        totals = list(pool.map(lambda _: ask(), range(2)))
+    assert (totals, len(counts)) == ([5, 5], 1)
 
 
 def test_the_least_recently_read_totals_go_first(session: Session) -> None:
