@@ -35,7 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, aliased, contains_eager
 
 from app.auth.principal import Principal
 from app.db import json_dumps, json_loads, utcnow
@@ -194,6 +194,12 @@ def match_query(principal: Principal, f: MatchFilter) -> Select[Any]:
         .join_from(Match, need_listing, Match.need_id == need_listing.id)
         .join_from(offer_listing, offer_owner, offer_listing.organization_id == offer_owner.id)
         .join_from(need_listing, need_owner, need_listing.organization_id == need_owner.id)
+        # Each listing's organization is the owner joined here: without this, loading Listing.organization
+        # (lazy="joined") joins organizations twice more, their every column in every row.
+        .options(
+            contains_eager(offer_listing.organization.of_type(offer_owner)),
+            contains_eager(need_listing.organization.of_type(need_owner)),
+        )
     )
     scope = _scope(principal, offer_listing, need_listing, offer_owner, need_owner)
     if scope is not None:
