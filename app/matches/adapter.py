@@ -106,24 +106,30 @@ def has_sentences(match: Any) -> bool:
 
 
 def sentences_of(
-    session: Session, matches: Iterable[Any], listings: Iterable[Listing] = ()
+    session: Session,
+    matches: Iterable[Any],
+    listings: Iterable[Listing] = (),
+    profiles: dict[uuid.UUID, Profile] | None = None,
 ) -> dict[uuid.UUID, tuple[str, ...]]:
     """The reasons of the matches stored without them, by match id, in the order of their components. They are
     written from the two listings as stored now, which is what the engine last compared such a match from: every
     write compares its listing's matches again, and a party acting on a match stores its reasons first. Pass the
-    `listings` the caller has loaded (with their organizations); the others are read. A comparison whose value or
-    level the listings no longer give (the engine changed and no rebuild has run) is said by its level alone."""
+    `listings` the caller has loaded (with their organizations); the others are read. A caller asking again and
+    again (an export, chunk by chunk) passes the same `profiles`: the listings' profiles built so far, which this
+    uses and adds to. A comparison whose value or level the listings no longer give (the engine changed and no
+    rebuild has run) is said by its level alone."""
     wanting = [match for match in matches if not has_sentences(match)]
     if not wanting:
         return {}
-    ids = sorted({listing_id for match in wanting for listing_id in (match.offer_id, match.need_id)})
+    known = {} if profiles is None else profiles
+    ids = sorted({i for match in wanting for i in (match.offer_id, match.need_id)} - known.keys())
     concepts = repository.stored_concepts(session, ids)
     loaded = {listing.id: listing for listing in listings}
-    profiles = {i: _profile_of(record(x), x, concepts[i]) for i, x in loaded.items() if i in concepts}
-    unread = [i for i in ids if i not in profiles]
-    profiles |= {row.id: stored_profile(row, concepts[row.id]) for row in repository.listing_rows(session, unread)}
+    known |= {i: _profile_of(record(loaded[i]), loaded[i], concepts[i]) for i in ids if i in loaded and i in concepts}
+    unread = [i for i in ids if i not in known]
+    known |= {row.id: stored_profile(row, concepts[row.id]) for row in repository.listing_rows(session, unread)}
     engine = get_engine()
-    return {m.id: _said(engine, m, profiles.get(m.offer_id), profiles.get(m.need_id)) for m in wanting}
+    return {m.id: _said(engine, m, known.get(m.offer_id), known.get(m.need_id)) for m in wanting}
 
 
 def _said(engine: Engine, match: Any, offer: Profile | None, need: Profile | None) -> tuple[str, ...]:

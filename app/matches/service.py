@@ -20,6 +20,10 @@ from app.matches.schemas import ContactRead, Contacts, MatchDetail, MatchList, M
 from app.organizations.models import Organization
 from app.versioning import check_if_match
 from app.webhooks import service as webhooks
+from matching.records import Profile
+
+# An export keeps up to this many listings' profiles from chunk to chunk to write sentences (a few KB each).
+EXPORT_PROFILES = 20_000
 
 Row = tuple[Match, Listing, Listing, Organization, Organization]
 
@@ -157,8 +161,11 @@ def rows_for_export(principal: Principal, f: MatchFilter, sort: str) -> Iterator
     an export of a whole country streams without being held in memory (and outlives the request's session)."""
     with get_session_factory()() as session:
         query = repository.ordered(repository.match_query(principal, f), sort).execution_options(yield_per=500)
+        profiles: dict[uuid.UUID, Profile] = {}  # a region's listings recur across its chunks
         for chunk in session.execute(query).partitions():
-            said = adapter.sentences_of(session, [row[0] for row in chunk], _listings_of(chunk))
+            if len(profiles) > EXPORT_PROFILES:
+                profiles.clear()
+            said = adapter.sentences_of(session, [row[0] for row in chunk], _listings_of(chunk), profiles)
             for row in chunk:
                 open_ = identities_open(principal, row[0], row[3].id, row[4].id)
                 yield Exported(row, open_, said.get(row[0].id))

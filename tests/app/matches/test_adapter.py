@@ -4,10 +4,12 @@ import uuid
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from app.matches import adapter
 from app.matches.models import Match
+from matching.records import Profile
 from tests.app.matches.scenario import build
 from tests.conftest import Api
 
@@ -35,3 +37,22 @@ def test_a_match_without_its_sentences_is_not_read_without_them(api: Api, client
     assert match is not None and not adapter.has_sentences(match)
     with pytest.raises(ValueError, match="sentences_of"):
         adapter.explanation(match)
+
+
+def test_profiles_built_for_one_call_serve_the_next(api: Api, client: TestClient, session: Session) -> None:
+    """An export writes sentences chunk by chunk: listings met in an earlier chunk are not read again."""
+    s = build(api, client)
+    match = session.get(Match, uuid.UUID(s.match_id))
+    assert match is not None
+    alone = adapter.sentences_of(session, [match])
+    profiles: dict[uuid.UUID, Profile] = {}
+    assert adapter.sentences_of(session, [match], profiles=profiles) == alone
+    assert profiles.keys() == {match.offer_id, match.need_id}
+    statements: list[str] = []
+    listen = ("before_cursor_execute", lambda *args: statements.append(args[2]))
+    event.listen(session.get_bind(), *listen)
+    try:
+        assert adapter.sentences_of(session, [match], profiles=profiles) == alone
+    finally:
+        event.remove(session.get_bind(), *listen)
+    assert statements == []
