@@ -92,6 +92,7 @@ def page_for_listing(
         select(Match, counterpart)  # type: ignore[assignment]
         .join_from(Match, counterpart, other == counterpart.id)
         .join_from(counterpart, owner, counterpart.organization_id == owner.id)
+        .options(contains_eager(counterpart.organization.of_type(owner)))  # see match_query
         .where(side == listing.id, Match.score >= min_score)
     )
     visible = _can_see(principal, counterpart, owner)
