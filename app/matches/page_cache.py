@@ -87,20 +87,21 @@ class PageCache:
         with self._lock:
             counting = self._counting.setdefault(key, threading.Lock())
         with counting:
-            kept = self._kept_total(key)
-            if kept is not None:
-                return kept
             try:
+                kept = self._kept_total(key)
+                if kept is not None:
+                    return kept
                 counted = count()
                 with self._lock:
                     if self._seen == seen:
                         self._totals[key] = counted
                         if len(self._totals) > self.max_totals:
                             self._totals.popitem(last=False)
+                return counted
             finally:
                 with self._lock:
-                    self._counting.pop(key, None)
-        return counted
+                    if self._counting.get(key) is counting:
+                        del self._counting[key]
 
     def _kept_total(self, key: Hashable) -> int | None:
         with self._lock:
