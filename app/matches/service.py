@@ -133,7 +133,9 @@ def page(
     session: Session, principal: Principal, f: MatchFilter, *, sort: str, limit: int, offset: int
 ) -> tuple[list[MatchDetail], int]:
     query = repository.match_query(principal, f)
-    total = page_cache().total(session, (_scope_key(principal), f), lambda: repository.count_matches(session, query))
+    total = page_cache().total(
+        session, (_scope_key(principal), f), lambda: repository.match_count(session, principal, f)
+    )
     rows = session.execute(repository.ordered(query, sort).limit(limit).offset(offset)).all()
     said = adapter.sentences_of(session, [row[0] for row in rows], _listings_of(rows))
     return [detail(session, principal, row, said.get(row[0].id)) for row in rows], total

@@ -2,12 +2,17 @@ import json
 import uuid
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, delete, select, text
 from sqlalchemy.orm import Session
 
+from app.auth.principal import Principal
 from app.db import json_dumps, utcnow
 from app.matches import repository
 from app.matches.models import Match
+from app.matches.repository import MatchFilter
+from tests.app.matches import scenario
+from tests.app.matches.test_router import CEMENT_NEED
 from tests.conftest import Api
 
 
@@ -99,3 +104,40 @@ def test_concepts_replaced_read_back_as_given(api: Api, session: Session) -> Non
 
     assert sorted(repository.stored_concepts(session, [listing])[listing]) == sorted(row[1:2] + row[3:] for row in rows)
     assert repository.all_stored_concepts(session)[listing] == {row[1:] for row in rows}
+
+
+def test_a_count_of_the_matches_alone_agrees_with_the_joined_query(
+    api: Api, client: TestClient, session: Session
+) -> None:
+    """match_count leaves the listings and owners out when no filter but the scope and the region needs them."""
+    s = scenario.build(api, client)
+    silesia = api.organization(region="PL227", lat=50.26, lon=19.02)
+    api.listing(api.key(silesia["id"]), **CEMENT_NEED)  # a second need for the same ash, outside Małopolska
+    firm = uuid.UUID(s.power["id"])
+    principals = [
+        Principal(uuid.uuid4(), "admin", None),
+        Principal(uuid.uuid4(), "agency", uuid.uuid4(), ("PL21",)),
+        Principal(uuid.uuid4(), "agency", uuid.uuid4(), ("PL22",)),
+        Principal(uuid.uuid4(), "agency", uuid.uuid4(), ("PL214", "PL22")),
+        Principal(uuid.uuid4(), "member", firm),
+        Principal(uuid.uuid4(), "member", uuid.UUID(silesia["id"])),
+        Principal(uuid.uuid4(), "member", uuid.uuid4()),
+    ]
+    filters = [
+        MatchFilter(),
+        MatchFilter(region="PL21"),
+        MatchFilter(region="PL214"),
+        MatchFilter(region="PL22"),
+        MatchFilter(min_score=0.99),
+        MatchFilter(status="proposed"),
+        MatchFilter(resource_type="material"),  # counted through the joins
+    ]
+    counted = {}
+    for principal in principals:
+        for f in filters:
+            joined = repository.count_matches(session, repository.match_query(principal, f))
+            assert repository.match_count(session, principal, f) == joined, (principal, f)
+            counted[principal.role, principal.regions, f.region] = joined
+    assert counted["admin", (), None] == 2
+    assert (counted["agency", ("PL21",), None], counted["agency", ("PL22",), "PL22"]) == (2, 1)
+    assert counted["agency", ("PL214", "PL22"), "PL214"] == 1
