@@ -92,11 +92,7 @@ class PageCache:
                 if kept is not None:
                     return kept
                 counted = count()
-                with self._lock:
-                    if self._seen == seen:
-                        self._totals[key] = counted
-                        if len(self._totals) > self.max_totals:
-                            self._totals.popitem(last=False)
+                self._keep_total(key, counted, seen)
                 return counted
             finally:
                 with self._lock:
@@ -109,6 +105,13 @@ class PageCache:
             if kept is not None:
                 self._totals.move_to_end(key)
             return kept
+
+    def _keep_total(self, key: Hashable, total: int, seen: int) -> None:
+        with self._lock:
+            if self._seen == seen:  # else a change came in while it was counted
+                self._totals[key] = total
+                if len(self._totals) > self.max_totals:
+                    self._totals.popitem(last=False)
 
     def __len__(self) -> int:
         return len(self._pages)

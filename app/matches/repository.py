@@ -165,7 +165,7 @@ def _scope(principal: Principal, sides: _Sides) -> ColumnElement[bool] | None:
     if principal.is_admin:
         return None
     if principal.is_agency:
-        return or_(in_region(sides.offer_owner, principal.regions), in_region(sides.need_owner, principal.regions))
+        return _either_owner_in(sides, principal.regions)
     return or_(
         sides.offer_listing.organization_id == principal.organization_id,
         sides.need_listing.organization_id == principal.organization_id,
@@ -187,6 +187,10 @@ def _listings_in_regions(prefixes: Sequence[str]) -> Select[Any]:
         .join(Organization, Listing.organization_id == Organization.id)
         .where(in_region(Organization, prefixes))
     )
+
+
+def _either_owner_in(sides: _Sides, prefixes: Sequence[str]) -> ColumnElement[bool]:
+    return or_(in_region(sides.offer_owner, prefixes), in_region(sides.need_owner, prefixes))
 
 
 def _either_side_in(listings: Select[Any]) -> ColumnElement[bool]:
@@ -239,7 +243,7 @@ def match_query(principal: Principal, f: MatchFilter) -> Select[Any]:
     if scope is not None:
         query = query.where(scope)
     if f.region:
-        query = query.where(in_region(sides.offer_owner, [f.region]) | in_region(sides.need_owner, [f.region]))
+        query = query.where(_either_owner_in(sides, [f.region]))
     return query.where(*_match_conditions(f), *_side_conditions(principal, f, sides))
 
 
