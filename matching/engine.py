@@ -78,16 +78,17 @@ class Engine:
         outcomes = self.scorer.outcomes(pair)
         if outcomes is None:
             return None
-        score = self.scorer.score_of(outcomes)
+        parts = self.scorer.parts_of(outcomes)
+        score = self.scorer.score_of(parts)
         if score < self.min_score:
             return None
-        return Scored(offer.listing.id, need.listing.id, score, pair, outcomes)
+        return Scored(offer.listing.id, need.listing.id, score, pair, outcomes, parts)
 
     def candidate(self, scored: "Scored", *, sentences: bool = True) -> Candidate:
         """The scored pair with its comparisons and impact written out; without `sentences`, the comparisons'
         reasons and the impact's basis are left empty (what a stored match keeps; it writes them when read)."""
         pair = scored.pair
-        components = self.scorer.comparisons(scored.outcomes, sentences)
+        components = self.scorer.comparisons(scored.outcomes, scored.parts, sentences)
         rule = pair.shared[0].rule
         return Candidate(
             offer_id=scored.offer_id,
@@ -213,6 +214,7 @@ class Scored(NamedTuple):
     score: float
     pair: Pair
     outcomes: tuple[Outcome, ...]
+    parts: tuple[float, ...]  # each comparison's share of the score (RuleScorer.parts_of)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,5 @@
 """What an exchange would save: exchangeable quantity per year and CO2e avoided, net of road transport."""
 
-from dataclasses import replace
-
 from matching.knowledge import Factor, Knowledge, Route
 from matching.records import Impact, Listing
 
@@ -46,7 +44,7 @@ def estimate(
     if not sentences:
         return found
     stored_km = None if distance_km is None else round(distance_km, 2)  # as a match stores it, and reads its basis
-    return replace(found, basis=basis(found, stored_km, knowledge))
+    return found._replace(basis=basis(found, stored_km, knowledge))
 
 
 def basis(impact: Impact, distance_km: float | None, knowledge: Knowledge) -> str:

@@ -87,8 +87,9 @@ class Comparison(NamedTuple):
     reason: str
 
 
-@dataclass(frozen=True)
-class Impact:
+class Impact(NamedTuple):
+    """A named tuple, not a frozen dataclass: one is made for every stored pair."""
+
     quantity: float | None
     unit: str | None
     co2e_avoided_t: float | None

@@ -54,22 +54,30 @@ class RuleScorer:
             found.append(outcome)
         return tuple(found)
 
-    def comparisons(self, outcomes: tuple[Outcome, ...], sentences: bool = True) -> tuple[Comparison, ...]:
-        """The outcomes written out: each comparison's value, weight, share of the score and sentence (an empty one
-        without `sentences`: a stored match that no party acted on writes them when read)."""
+    def parts_of(self, outcomes: tuple[Outcome, ...]) -> tuple[float, ...]:
+        """Each comparison's share of the score, rounded as a stored comparison keeps it (Comparison.contribution):
+        computed once per pair, for its score and for its comparisons."""
         total = self._total
-        reasons = [o.reason for o in outcomes] if sentences else [""] * len(outcomes)
         return tuple(
-            Comparison(name, round(o.value, 4), weight, round(weight * o.value / total, 4), o.level, reason)
-            for name, weight, o, reason in zip(COMPARISONS, self._ordered, outcomes, reasons, strict=True)
+            round(weight * outcome.value / total, 4) for weight, outcome in zip(self._ordered, outcomes, strict=True)
         )
 
-    def score_of(self, outcomes: tuple[Outcome, ...]) -> float:
-        """score(comparisons(outcomes)), without writing the comparisons: the same arithmetic in the same order."""
-        total, score = self._total, 0.0
-        for weight, outcome in zip(self._ordered, outcomes, strict=True):
-            score += round(weight * outcome.value / total, 4)
+    @staticmethod
+    def score_of(parts: tuple[float, ...]) -> float:
+        """score(comparisons(...)) from parts_of(outcomes), without writing the comparisons: the same arithmetic in
+        the same order."""
+        score = 0.0
+        for part in parts:
+            score += part
         return round(min(1.0, score), 4)
+
+    def comparisons(
+        self, outcomes: tuple[Outcome, ...], parts: tuple[float, ...], sentences: bool = True
+    ) -> tuple[Comparison, ...]:
+        """The outcomes written out with their parts_of: each comparison's value, weight, share of the score and
+        sentence (an empty one without `sentences`: a stored match that no party acted on writes them when read)."""
+        reasons = [o.reason for o in outcomes] if sentences else _NO_REASONS
+        return tuple(map(_comparison, COMPARISONS, self._ordered, outcomes, parts, reasons))
 
     def upper_bounds(self, known: Mapping[str, np.ndarray], size: int) -> np.ndarray:
         """The most each of `size` pairs can score, before comparing them: the comparison values already known (or
@@ -96,3 +104,10 @@ class RuleScorer:
     @staticmethod
     def score(components: tuple[Comparison, ...]) -> float:
         return round(min(1.0, sum(c.contribution for c in components)), 4)
+
+
+_NO_REASONS = ("",) * len(COMPARISONS)
+
+
+def _comparison(name: str, weight: float, outcome: Outcome, part: float, reason: str) -> Comparison:
+    return Comparison(name, round(outcome.value, 4), weight, part, outcome.level, reason)

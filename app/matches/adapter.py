@@ -2,7 +2,6 @@
 
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import fields
 from typing import Any, NamedTuple
 
 from sqlalchemy.orm import Session
@@ -81,7 +80,7 @@ def concept_rows(listing_id: uuid.UUID, profile: Profile) -> list[tuple[uuid.UUI
 
 # What a match row stores of the impact: its figures and route, not its basis (matching.impact.basis writes that
 # when the match is read: ~600 bytes a row, the same for every pair of a route). In declaration order.
-IMPACT_STORED = tuple(f.name for f in fields(Impact) if f.name != "basis")
+IMPACT_STORED = tuple(name for name in Impact._fields if name != "basis")
 
 
 def match_values(candidate: Candidate, engine_version: str) -> dict[str, Any]:

@@ -142,7 +142,7 @@ def test_the_basis_is_written_from_the_figures_route_and_stored_distance_alone(
     for listing_id in list(country_index.profiles)[:300]:
         for candidate in country_index.candidates(listing_id, k=10):
             impact = candidate.impact
-            kept = replace(impact, basis="")
+            kept = impact._replace(basis="")
             assert basis(kept, candidate.distance_km, knowledge) == impact.basis
             assert (impact.route is not None) == (impact.co2e_avoided_t is not None)
             kinds.add(impact.basis.split(" ", 1)[0] + ("+road" if "road freight" in impact.basis else ""))

@@ -1,7 +1,6 @@
 """Matches end to end: listings written over HTTP, their stored matches read back over HTTP."""
 
 import uuid
-from dataclasses import asdict
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -82,7 +81,7 @@ def test_a_match_reads_back_as_the_engine_wrote_it(api: Api, client: TestClient,
     candidate = engine.pair(offer_profile, need_profile)
     assert candidate is not None
     assert shown["components"] == [c._asdict() for c in candidate.components]
-    assert shown["impact"] == asdict(candidate.impact)
+    assert shown["impact"] == candidate.impact._asdict()
     assert shown["impact"]["route"] and shown["impact"]["basis"].startswith(f"Route {shown['impact']['route']}: ")
     assert "road freight over" in shown["impact"]["basis"]
     assert shown["explanation"] == list(candidate.explanation)
