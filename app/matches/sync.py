@@ -236,6 +236,9 @@ def rebuild(session: Session, progress: Progress | None = None, processes: int |
     engine = get_engine()
     repository.lock_matches(session)
     repository.restart_change_log(session)
+    # First, while the table holds only the matches stored before: after the offers pass the same statement scanned
+    # 1.44 M fresh rows (1.7 s at 100k). The offers pass writes no match of these listings.
+    removed = repository.delete_untouched_matches_of_non_offers(session)
     rows = repository.all_listing_rows(session)
     workers = _processes(processes, len(rows))
     profiles = _profiles_of(engine, rows, workers, progress)
@@ -251,7 +254,7 @@ def rebuild(session: Session, progress: Progress | None = None, processes: int |
     subscribers = repository.match_created_subscribers(session)
     subscribed = frozenset(str(listing) for listing, owner in owners.items() if owner in subscribers)
     copy = session.get_bind().dialect.name == "postgresql"
-    matches = added = changed = removed = 0
+    matches = added = changed = 0
     with Forked(_Ranking(index, k, engine.version_, subscribed, copy), workers) as work:
         chosen, tallied = _rank_needs(work, index, needs, progress)
         batches = [offers[start : start + BATCH] for start in range(0, len(offers), BATCH)]
@@ -280,7 +283,6 @@ def rebuild(session: Session, progress: Progress | None = None, processes: int |
             )
             if progress:
                 progress("matching offers", min(done * BATCH, len(offers)), len(offers))
-    removed += repository.delete_untouched_matches_of_non_offers(session)
     return RebuildReport(listings, matches, added, changed, removed)
 
 

@@ -63,6 +63,28 @@ def test_a_rebuild_writes_only_what_changed_and_keeps_ids(api: Api, client: Test
     assert not any("matches.components" in s for s in statements)
 
 
+def test_a_rebuild_removes_the_untouched_matches_of_an_offer_taken_out(
+    api: Api, client: TestClient, session: Session
+) -> None:
+    """An offer paused behind the engine's back loses the matches no party acted on; the one acted on stays."""
+    power = api.organization(lat=50.08, lon=20.05, nace=["35.11"])
+    cement = api.organization(lat=50.25, lon=19.60, nace=["23.51"])
+    lime = api.organization(lat=50.30, lon=19.70, nace=["23.51"])
+    ash = api.listing(api.key(power["id"]), **ASH)
+    need = api.listing(api.key(cement["id"]), **CEMENT_NEED)
+    other = api.listing(api.key(lime["id"]), **CEMENT_NEED)
+    acted_on = _stored(session)[(ash["id"], other["id"])].id
+    session.execute(update(Match).where(Match.id == acted_on).values(need_state="interested"))
+    session.execute(update(Listing).where(Listing.id == uuid.UUID(ash["id"])).values(status="paused"))
+    session.commit()
+
+    report = sync.rebuild(session)
+    session.commit()
+    assert (report.matches, report.added, report.changed, report.removed) == (0, 0, 0, 1)
+    assert set(_stored(session)) == {(ash["id"], other["id"])}
+    assert (ash["id"], need["id"]) not in _stored(session)
+
+
 def test_every_write_stores_the_digest_of_what_it_wrote(api: Api, client: TestClient, session: Session) -> None:
     """Digests as written by a listing's write (new rows and rows it changes), by a rebuild's updates and inserts:
     each equals the digest of the engine fields stored beside it."""
