@@ -102,8 +102,9 @@ class Impact(NamedTuple):
     route: str | None = None
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):
+    """A named tuple, not a frozen dataclass: one is made for every stored pair."""
+
     offer_id: str
     need_id: str
     score: float
