@@ -32,6 +32,7 @@ Key = tuple[uuid.UUID, uuid.UUID]
 ENRICH_BATCH = 500
 BATCH = 500  # a rebuild ranks this many needs, and compares and writes the matches of this many offers, at a time
 PARALLEL_FROM = 5000  # listings; below this a rebuild runs in one process
+PROFILES_STEP = 2000  # listings whose profiles a rebuild stores between two results of the needs' ranking
 
 # A candidate as a rebuild's ranking processes send it: offer and need ids, its engine digest, then the values of
 # ENGINE_FIELDS with the JSON ones encoded. Plain strings and floats: encoding the JSON is the larger part of a row's
@@ -242,12 +243,13 @@ def rebuild(session: Session, progress: Progress | None = None, processes: int |
     rows = repository.all_listing_rows(session)
     workers = _processes(processes, len(rows))
     profiles = _profiles_of(engine, rows, workers, progress)
-    _store_profiles(session, rows, profiles)
     taking_part = [profile for row, profile in zip(rows, profiles, strict=True) if is_eligible(row)]
     index = Index(engine).add_profiles(taking_part)
+    # The profiles are stored while the processes rank the needs, in steps between their results: alone, storing
+    # them kept one core busy and the other idle (~14 s at 100k). Ranking needs none of it.
+    storing = _storing_profiles(session, rows, profiles)
     listings, owners = len(rows), {row.id: row.organization_id for row in rows}
-    # The index holds the profiles taking part; what else the rows held is not needed again, nor forked.
-    del rows, profiles, taking_part
+    del rows, profiles, taking_part  # the index holds the profiles taking part; `storing` the rest until it is done
     k = get_settings().matches_per_listing
     offers = sorted(p.listing.id for p in index.profiles.values() if p.listing.kind == "offer")
     needs = sorted(p.listing.id for p in index.profiles.values() if p.listing.kind == "need")
@@ -256,7 +258,9 @@ def rebuild(session: Session, progress: Progress | None = None, processes: int |
     copy = session.get_bind().dialect.name == "postgresql"
     matches = added = changed = 0
     with Forked(_Ranking(index, k, engine.version_, subscribed, copy), workers) as work:
-        chosen, tallied = _rank_needs(work, index, needs, progress)
+        chosen, tallied = _rank_needs(work, index, needs, progress, meanwhile=storing)
+        for _ in storing:  # what the needs' results left (few needs, or a slow database)
+            pass
         batches = [offers[start : start + BATCH] for start in range(0, len(offers), BATCH)]
         # Each batch's stored matches are read as its task is sent (the processes compare digests) and merged when
         # its result comes back, in the same order. Merging a batch writes only its own offers' matches.
@@ -293,7 +297,8 @@ def refresh_profiles(session: Session, progress: Progress | None = None) -> int:
     repository.restart_change_log(session)
     rows = repository.all_listing_rows(session)
     profiles = _profiles_of(get_engine(), rows, _processes(None, len(rows)), progress)
-    _store_profiles(session, rows, profiles)
+    for _ in _storing_profiles(session, rows, profiles):
+        pass
     return len(rows)
 
 
@@ -337,10 +342,15 @@ class _Ranking:
 
 
 def _rank_needs(
-    work: "Forked[_Ranking]", index: Index, needs: Sequence[str], progress: Progress | None
+    work: "Forked[_Ranking]",
+    index: Index,
+    needs: Sequence[str],
+    progress: Progress | None,
+    meanwhile: Iterator[None] = iter(()),
 ) -> tuple[dict[str, list[str]], dict[int, Seen]]:
     """shortlist.chosen_by_needs, the needs ranked in the forked processes; and what their reaches saw that may
-    count among each offer's own k best, by the offer's index row (matching.tally): the offers need no reach."""
+    count among each offer's own k best, by the offer's index row (matching.tally): the offers need no reach.
+    Between two results, this process takes a step of `meanwhile`."""
     tally = Tally(index.rows, work.state.k, index.engine.min_score)
     chunks = [needs[start : start + BATCH] for start in range(0, len(needs), BATCH)]
     if progress:
@@ -351,6 +361,7 @@ def _rank_needs(
         tasks = ((chunk, tally.floors) for chunk in chunks)  # each with the floors as they are when it is sent
         for chunk, (best, seen, by) in zip(chunks, work.map(_best_of_needs, tasks), strict=True):
             tally.add(seen, by)
+            next(meanwhile, None)
             yield from zip(chunk, best, strict=True)
             done += len(chunk)
             if progress:
@@ -436,9 +447,23 @@ def _stored_of(session: Session, offers: Sequence[str]) -> Stored:
     return {(str(row.offer_id), str(row.need_id)): row for row in rows}
 
 
-def _store_profiles(session: Session, rows: Sequence[Any], profiles: Sequence[Profile]) -> None:
-    """Writes what changed: the concepts of listings whose profile differs, the suggested codes that differ."""
+def _storing_profiles(session: Session, rows: Sequence[Any], profiles: Sequence[Profile]) -> Iterator[None]:
+    """Stores the profiles in steps of PROFILES_STEP listings, one a `next()`."""
     stored = repository.all_stored_concepts(session)
+    for start in range(0, len(rows), PROFILES_STEP):
+        end = start + PROFILES_STEP
+        _store_profiles(session, rows[start:end], profiles[start:end], stored)
+        yield
+
+
+def _store_profiles(
+    session: Session,
+    rows: Sequence[Any],
+    profiles: Sequence[Profile],
+    stored: Mapping[uuid.UUID, set[tuple[str, str, float, str]]],
+) -> None:
+    """Writes what changed from the `stored` concepts (repository.all_stored_concepts): the concepts of listings
+    whose profile differs, the suggested codes that differ."""
     changed: list[uuid.UUID] = []
     concept_rows: list[tuple[Any, ...]] = []
     suggestions: list[dict[str, Any]] = []

@@ -4,6 +4,7 @@ import contextlib
 import json
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,7 +17,7 @@ from app.db import json_dumps
 from app.listings.models import Listing
 from app.matches import adapter, repository, sync
 from app.matches.engine import get_engine
-from app.matches.models import Match
+from app.matches.models import ListingConcept, Match
 from app.seed import load_demo
 from app.webhooks.models import WebhookDelivery
 from tests.app.matches.test_router import ASH, CEMENT_NEED
@@ -257,6 +258,45 @@ def test_a_rebuild_in_forked_processes_stores_what_one_process_stores(session: S
     session.commit()
     assert (report.added, report.matches) == (len(alone), len(alone))
     assert _engine_fields(session) == alone
+
+
+def test_profiles_stored_in_steps_between_the_needs_results_are_all_stored(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load_demo(session, SEED_DATA_DIR / "demo" / "region.json")
+    session.commit()
+    sync.rebuild(session, processes=1)
+    session.commit()
+    whole = _concepts_and_suggestions(session)
+    assert len(whole[0]) > 500 and whole[1]
+
+    session.execute(delete(ListingConcept))
+    session.execute(update(Listing).values(suggested_ewc=None, suggested_ewc_confidence=None))
+    session.commit()
+    monkeypatch.setattr(sync, "PROFILES_STEP", 7)
+    monkeypatch.setattr(sync, "BATCH", 5)  # several results of the needs' ranking to store between
+    sync.rebuild(session, processes=2)
+    session.commit()
+    assert _concepts_and_suggestions(session) == whole
+
+
+def _concepts_and_suggestions(session: Session) -> tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]]:
+    session.expire_all()
+    concepts = session.execute(
+        select(
+            ListingConcept.listing_id,
+            ListingConcept.concept,
+            ListingConcept.kind,
+            ListingConcept.weight,
+            ListingConcept.source,
+        )
+    )
+    suggested = session.execute(
+        select(Listing.id, Listing.suggested_ewc, Listing.suggested_ewc_confidence).where(
+            Listing.suggested_ewc.is_not(None)
+        )
+    )
+    return {tuple(row) for row in concepts}, {tuple(row) for row in suggested}
 
 
 def test_a_rebuild_reencodes_json_stored_in_another_encoding_without_a_change(session: Session) -> None:
