@@ -334,3 +334,18 @@ def test_a_quality_number_that_is_nan_leaves_the_pair_to_the_exact_comparison(ma
         concepts.add(Profile(listing, {"ewc:10 01 02": Evidence(1.0, "code")}))
     reach = concepts.reach(Profile(offer, {"ewc:10 01 02": Evidence(1.0, "code")}), exact=True)
     assert list(reach.quality) == [1.0] and list(reach.exact) == [False]
+
+
+def test_round4_rounds_as_python_does_except_where_it_says_it_may_not() -> None:
+    """Vectorised rounding to 4 places: equal to round(x, 4) wherever it does not flag the value as lying at a
+    rounding edge, and flagging every value that lies halfway between two results."""
+    rng = np.random.default_rng(7)
+    halfway = (np.arange(-3000, 3000) + 0.5) / 1e4
+    spread, exact = rng.random(20_000) * 2 - 0.5, np.arange(-500, 500) / 1e4
+    values = np.concatenate([spread, halfway, halfway + 1e-13, exact])
+    rounded, edge = blocking.round4(values)
+    assert edge[len(spread) : len(spread) + 2 * len(halfway)].all()
+    assert not edge[-len(exact) :].any()
+    settled = ~edge
+    assert settled.sum() > len(spread) - 100
+    assert rounded[settled].tolist() == [round(x, 4) for x in values[settled].tolist()]
