@@ -5,6 +5,7 @@ languages, so two listings written in different languages meet on the concepts t
 Character n-grams make the look-up tolerant of Polish and Czech inflection, missing diacritics and typos.
 """
 
+import itertools
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -13,7 +14,7 @@ from typing import Self
 
 import numpy as np
 from scipy import sparse
-from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
 # Letters that Unicode decomposition leaves alone but firms often type without.
@@ -55,13 +56,21 @@ def stem_grams(text: str) -> tuple[str, ...]:
     return tuple(word[:5] for word in normalise(text).split() if len(word) > 2)
 
 
-_CHAR_WB = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), preprocessor=normalise).build_analyzer()
-
-
 @lru_cache(maxsize=ANALYSIS_CACHE)
 def char_grams(text: str) -> tuple[str, ...]:
-    """Character 3- to 5-grams inside the normalised words (scikit-learn's 'char_wb'), padded with a space."""
-    return tuple(_CHAR_WB(text))
+    """Character 3- to 5-grams inside the normalised words, each word padded with a space: scikit-learn's
+    'char_wb' analyser with ngram_range=(3, 5), in the same order, in slices rather than one append a gram. A word
+    no longer than n gives itself once, and no longer grams."""
+    grams: list[str] = []
+    for word in normalise(text).split():
+        padded = f" {word} "
+        size = len(padded)
+        for n in (3, 4, 5):
+            if size <= n:
+                grams.append(padded)
+                break
+            grams.extend([padded[start : start + n] for start in range(size - n + 1)])
+    return tuple(grams)
 
 
 class ConceptVectoriser:
@@ -137,7 +146,8 @@ class _MergedVocabulary:
             for term in vectorizer.vocabulary_:
                 merged.setdefault(term, len(merged))
         self.fitted = list(fitted)
-        self.counter = CountVectorizer(analyzer=analyzer, vocabulary=merged, dtype=np.float32)
+        self.vocabulary = merged
+        self.analyzer = analyzer
         # For each vectoriser, its own column of each merged column (-1: not in its vocabulary). Selecting the
         # columns of a few counted terms through this costs their number; slicing the matrix by a vocabulary-long
         # column list cost that length, for every text (a third of enriching one listing).
@@ -147,8 +157,26 @@ class _MergedVocabulary:
             own[[merged[term] for term in vectorizer.vocabulary_]] = list(vectorizer.vocabulary_.values())
             self.own_columns.append(own)
 
+    def counts(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        """CountVectorizer(analyzer=..., vocabulary=...).transform(texts) as float32: every text's terms looked up
+        at once (a map over one list) and the duplicates summed by scipy, instead of a Python loop a term."""
+        terms = [self.analyzer(text) for text in texts]
+        lengths = np.fromiter(map(len, terms), dtype=np.int64, count=len(terms))
+        columns = np.fromiter(
+            map(self.vocabulary.get, itertools.chain.from_iterable(terms), itertools.repeat(-1)),
+            dtype=np.int64,
+            count=int(lengths.sum()),
+        )
+        rows = np.repeat(np.arange(len(texts)), lengths)
+        known = columns >= 0
+        ones = np.ones(int(known.sum()), dtype=np.float32)
+        shape = (len(texts), len(self.vocabulary))
+        counted = sparse.csr_matrix((ones, (rows[known], columns[known])), shape=shape, dtype=np.float32)
+        counted.sum_duplicates()  # also sorts each row's columns, as CountVectorizer leaves them
+        return counted
+
     def tfidf(self, texts: Sequence[str]) -> list[sparse.csr_matrix]:
-        counts = self.counter.transform(texts)
+        counts = self.counts(texts)
         rows = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
         found = []
         for vectorizer, own_columns in zip(self.fitted, self.own_columns, strict=True):

@@ -4,9 +4,18 @@ import re
 
 import numpy as np
 import pytest
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
-from matching.engine import Engine
-from matching.text import ConceptVectoriser, SharedAnalysis, normalise, stems, strip_language, words
+from matching.engine import Engine, Index
+from matching.text import (
+    ConceptVectoriser,
+    SharedAnalysis,
+    char_grams,
+    normalise,
+    stems,
+    strip_language,
+    words,
+)
 
 
 @pytest.mark.parametrize(
@@ -148,3 +157,29 @@ def test_shared_analysis_gives_each_vectoriser_its_own_similarities(small_vector
         assert found.shape == (len(texts), len(vectoriser.concepts_))
         np.testing.assert_allclose(found, vectoriser.similarity(texts), rtol=1e-5, atol=1e-6)
     assert shared[1][0].max() > 0 and shared[0][1].max() > 0  # the texts do meet concepts of both
+
+
+@pytest.fixture(scope="module")
+def country_texts(country_index: Index) -> list[str]:
+    """The generated listings' texts (six languages) and a few short or empty ones."""
+    edge_cases = ["", "a b", "ab", "abc", "abcd", "Popiół  LOTNY, żużel", "x" * 40]
+    return [profile.listing.text for profile in country_index.profiles.values()] + edge_cases
+
+
+def test_char_grams_are_scikit_learns_char_wb_grams(country_texts: list[str]) -> None:
+    reference = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), preprocessor=normalise).build_analyzer()
+    assert len(country_texts) > 1000
+    for text in country_texts:
+        assert list(char_grams(text)) == reference(text)
+
+
+def test_shared_counts_are_what_count_vectorizer_counts(matcher: Engine, country_texts: list[str]) -> None:
+    analysis = matcher.enricher_.analysis_
+    for merged in (analysis.chars_, analysis.words_):
+        found = merged.counts(country_texts)
+        expected = CountVectorizer(analyzer=merged.analyzer, vocabulary=merged.vocabulary, dtype=np.float32)
+        wanted = expected.transform(country_texts)
+        assert found.shape == wanted.shape and found.dtype == wanted.dtype
+        assert found.nnz > 5 * len(country_texts)
+        for part in ("indptr", "indices", "data"):
+            assert np.array_equal(getattr(found, part), getattr(wanted, part)), part
