@@ -272,8 +272,7 @@ class Index:
         profile = self.profiles[listing_id]
         reach = self._concepts.reach(profile)
         bounds = self.engine.scorer.upper_bounds(reach.known(), len(reach.ids))
-        pool = blocking.LazySequence(lambda i: self.profiles[reach.ids[i]], len(reach.ids))
-        return self.engine.best(profile, pool, bounds, k)
+        return self.engine.best(profile, self._pool(reach.ids), bounds, k)
 
     def top(self, listing_id: str, k: int) -> list[tuple[str, float]]:
         """[(counterpart id, score) of ranked(listing_id, k)], with most scores taken from the arrays: the way to
@@ -284,18 +283,37 @@ class Index:
         """top(listing_id, k), and the pairs of the reach that may count among their counterparts' k best, given
         each counterpart's floor by index row (matching.tally: a rebuild tallies them, so that the counterparts
         need no reach of their own). Without floors no pair is seen."""
-        profile = self.profiles[listing_id]
-        reach = self._concepts.reach(profile, exact=True)
-        known = reach.known()
-        bounds = self.engine.scorer.upper_bounds(known, len(reach.ids))
-        scores, settled = self.engine.scorer.scores(known, reach.exact)
-        pool = blocking.LazySequence(lambda i: self.profiles[reach.ids[i]], len(reach.ids))
-        seen = (
-            Seen.none()
-            if floors is None
-            else Seen(reach.rows, np.where(settled, scores, bounds), settled).worth(floors)
-        )
-        return self.engine.top(profile, pool, bounds, scores, settled, k), seen
+        tops, seen, _ = self.tops_and_seen([listing_id], k, floors)
+        return tops[0], seen
+
+    def tops_and_seen(
+        self, listing_ids: Sequence[str], k: int, floors: np.ndarray | None
+    ) -> tuple[list[list[tuple[str, float]]], Seen, np.ndarray]:
+        """top_and_seen for several listings: their tops, the pairs seen joined, and aligned with those the index row
+        of the listing whose reach saw each. The reaches are scored as one set of arrays: for a reach of a few
+        hundred listings, numpy's cost per call, not its arithmetic, was most of the scoring (elementwise, so
+        each pair's numbers are the same)."""
+        profiles = [self.profiles[listing_id] for listing_id in listing_ids]
+        reaches = [self._concepts.reach(profile, exact=True) for profile in profiles]
+        if not reaches:
+            return [], Seen.none(), np.empty(0, np.int64)
+        known = {name: np.concatenate([r.known()[name] for r in reaches]) for name in reaches[0].known()}
+        exact = np.concatenate([r.exact for r in reaches])
+        bounds = self.engine.scorer.upper_bounds(known, len(exact))
+        scores, settled = self.engine.scorer.scores(known, exact)
+        sizes = [len(reach.rows) for reach in reaches]
+        ends = np.cumsum(sizes).tolist()
+        tops = []
+        for profile, reach, start, end in zip(profiles, reaches, [0, *ends[:-1]], ends, strict=True):
+            pool = self._pool(reach.ids)
+            tops.append(self.engine.top(profile, pool, bounds[start:end], scores[start:end], settled[start:end], k))
+        if floors is None:
+            return tops, Seen.none(), np.empty(0, np.int64)
+        rows = np.concatenate([r.rows for r in reaches])
+        seen = Seen(rows, np.where(settled, scores, bounds), settled)
+        by = np.repeat(self._concepts.rows_of(listing_ids), sizes)
+        keep = seen.reaching(floors)
+        return tops, seen.where(keep), by[keep]
 
     def top_of_tallied(self, listing_id: str, tallied: Seen, k: int) -> list[tuple[str, float]]:
         """top(listing_id, k) from the pairs a Tally gathered for the listing, without a reach: only unsettled pairs
@@ -335,6 +353,10 @@ class Index:
     def positions(self, scope: Scope, listing_ids: Iterable[str]) -> np.ndarray:
         """Where these listings stand in the scope."""
         return np.flatnonzero(np.isin(scope.rows, self._concepts.rows_of(listing_ids)))
+
+    def _pool(self, ids: Sequence[str]) -> Sequence[Profile]:
+        """The profiles of these listings, read when asked for."""
+        return blocking.LazySequence(lambda i: self.profiles[ids[i]], len(ids))
 
     def _put(self, profile: Profile) -> None:
         self.profiles[profile.listing.id] = profile

@@ -84,13 +84,8 @@ def rank_needs(
     """The offers each need counts among its k best; the pairs the needs' reaches saw that may count among the
     offers' own k best given their floors (Tally.floors), joined, and aligned with them the index row of the need
     that saw each (what Tally.add takes)."""
-    best, seen, by = [], [], []
-    for need in needs:
-        top, pairs = index.top_and_seen(need, k, floors)
-        best.append([offer for offer, _ in top])
-        seen.append(pairs)
-        by.append(np.full(len(pairs.rows), index.row_of(need)))
-    return best, Seen.joined(seen), np.concatenate(by) if by else np.empty(0, np.int64)
+    tops, seen, by = index.tops_and_seen(needs, k, floors)
+    return [[offer for offer, _ in top] for top in tops], seen, by
 
 
 def chosen_by_needs(best: Iterable[tuple[str, Sequence[str]]]) -> dict[str, list[str]]:

@@ -13,13 +13,26 @@ def _tally_of_needs(index: Index, k: int, batch: int) -> dict[int, Seen]:
     tally = Tally(index.rows, k, index.engine.min_score)
     needs = sorted(i for i, p in index.profiles.items() if p.listing.kind == "need")
     for start in range(0, len(needs), batch):
-        seen, by = [], []
-        for need in needs[start : start + batch]:
-            _, pairs = index.top_and_seen(need, k, tally.floors)
-            seen.append(pairs)
-            by.append(np.full(len(pairs.rows), index.row_of(need)))
-        tally.add(Seen.joined(seen), np.concatenate(by))
+        _, seen, by = index.tops_and_seen(needs[start : start + batch], k, tally.floors)
+        tally.add(seen, by)
     return tally.of_each()
+
+
+def test_listings_ranked_together_rank_as_each_alone(country_index: Index) -> None:
+    """Index.tops_and_seen scores several reaches as one set of arrays: each listing's top, the pairs seen and who
+    saw them are what ranking it alone gives."""
+    needs = [i for i, p in sorted(country_index.profiles.items()) if p.listing.kind == "need"][:80]
+    floors = np.random.default_rng(3).uniform(0.3, 0.8, country_index.rows)
+    tops, seen, by = country_index.tops_and_seen(needs, 5, floors)
+    alone = [country_index.top_and_seen(need, 5, floors) for need in needs]
+    assert tops == [top for top, _ in alone] and sum(map(len, tops)) > 80
+    joined = Seen.joined([pairs for _, pairs in alone])
+    for got, wanted in zip(seen, joined, strict=True):
+        assert got.tolist() == wanted.tolist()
+    assert by.tolist() == [
+        country_index.row_of(n) for n, (_, pairs) in zip(needs, alone, strict=True) for _ in pairs.rows
+    ]
+    assert len(by) > 100
 
 
 @pytest.mark.parametrize(("k", "batch"), [(1, 7), (5, 50), (20, 1000)])
