@@ -297,7 +297,8 @@ class Index:
         reaches = [self._concepts.reach(profile, exact=True) for profile in profiles]
         if not reaches:
             return [], Seen.none(), np.empty(0, np.int64)
-        known = {name: np.concatenate([r.known()[name] for r in reaches]) for name in reaches[0].known()}
+        each_known = [reach.known() for reach in reaches]
+        known = {name: np.concatenate([k[name] for k in each_known]) for name in each_known[0]}
         exact = np.concatenate([r.exact for r in reaches])
         bounds = self.engine.scorer.upper_bounds(known, len(exact))
         scores, settled = self.engine.scorer.scores(known, exact)

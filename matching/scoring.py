@@ -103,7 +103,7 @@ class RuleScorer:
 
     @staticmethod
     def score(components: tuple[Comparison, ...]) -> float:
-        return round(min(1.0, sum(c.contribution for c in components)), 4)
+        return RuleScorer.score_of(tuple(c.contribution for c in components))
 
 
 _NO_REASONS = ("",) * len(COMPARISONS)
