@@ -12,10 +12,9 @@ from typing import Any, NamedTuple, TypeVar, overload
 
 import numpy as np
 
-from matching.impact import BASE_UNIT, annual_rate
 from matching.knowledge import Route
 from matching.quality import QUALITY_LIMITS, UNSTATED_QUALITY, number
-from matching.records import RECOVERY_OPERATIONS, RESOURCE_TYPES, Evidence, Listing, Profile
+from matching.records import BASE_UNIT, RECOVERY_OPERATIONS, RESOURCE_TYPES, Evidence, Listing, Profile, annual_rate
 
 T = TypeVar("T")
 

@@ -9,7 +9,6 @@ from datetime import date
 from typing import NamedTuple
 
 from matching.blocking import Shared
-from matching.impact import annual_rate
 from matching.knowledge import Knowledge, Route
 from matching.quality import QUALITY_LIMITS, UNSTATED_QUALITY, number
 from matching.records import Profile
@@ -99,7 +98,7 @@ def distance(pair: Pair) -> Outcome:
 
 
 def quantity(pair: Pair) -> Outcome:
-    offered, needed = annual_rate(pair.offer.listing), annual_rate(pair.need.listing)
+    offered, needed = pair.offer.listing.annual, pair.need.listing.annual
     if offered is None or needed is None or offered[1] != needed[1]:
         return Outcome(0.5, "unknown", "The quantities cannot be compared (missing or in different units).")
     (supply, unit), (demand, _) = offered, needed

@@ -74,6 +74,36 @@ class Listing:
     def text(self) -> str:
         return f"{self.title}. {self.description}"
 
+    @cached_property
+    def annual(self) -> tuple[float, str] | None:
+        """annual_rate(self), worked out once: the quantity comparison and the impact estimate of every pair read it."""
+        return annual_rate(self)
+
+
+PER_YEAR = {"year": 1.0, "month": 12.0, "week": 52.0, "day": 365.0, "one-off": 1.0}
+# unit -> (common unit, factor): matching compares annual rates in one unit per dimension.
+BASE_UNIT = {
+    "t": ("t", 1.0),
+    "kg": ("t", 0.001),
+    "m3": ("m3", 1.0),
+    "l": ("m3", 0.001),
+    "MWh": ("MWh", 1.0),
+    "kWh": ("MWh", 0.001),
+    "GJ": ("MWh", 1 / 3.6),
+    "Nm3": ("Nm3", 1.0),
+    "pcs": ("pcs", 1.0),
+    "m2": ("m2", 1.0),
+    "h": ("h", 1.0),
+}
+
+
+def annual_rate(listing: Listing) -> tuple[float, str] | None:
+    """The listing's quantity per year in its dimension's common unit, e.g. 500 kg/week -> (26.0, 't')."""
+    if listing.quantity is None or listing.unit not in BASE_UNIT or listing.period not in PER_YEAR:
+        return None
+    unit, factor = BASE_UNIT[listing.unit]
+    return listing.quantity * factor * PER_YEAR[listing.period], unit
+
 
 class Comparison(NamedTuple):
     """One comparison of a pair: its value in [0, 1], weight, share of the score and a sentence. A named tuple,

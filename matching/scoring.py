@@ -58,8 +58,9 @@ class RuleScorer:
         """Each comparison's share of the score, rounded as a stored comparison keeps it (Comparison.contribution):
         computed once per pair, for its score and for its comparisons."""
         total = self._total
+        # A list built then frozen: a generator's frames cost more than the arithmetic for seven values.
         return tuple(
-            round(weight * outcome.value / total, 4) for weight, outcome in zip(self._ordered, outcomes, strict=True)
+            [round(weight * outcome.value / total, 4) for weight, outcome in zip(self._ordered, outcomes, strict=True)]
         )
 
     @staticmethod
@@ -77,7 +78,9 @@ class RuleScorer:
         """The outcomes written out with their parts_of: each comparison's value, weight, share of the score and
         sentence (an empty one without `sentences`: a stored match that no party acted on writes them when read)."""
         reasons = [o.reason for o in outcomes] if sentences else _NO_REASONS
-        return tuple(map(_comparison, COMPARISONS, self._ordered, outcomes, parts, reasons))
+        made = zip(COMPARISONS, self._ordered, outcomes, parts, reasons, strict=True)
+        # tuple.__new__ rather than Comparison(...): a named tuple's constructor is a Python function of its own.
+        return tuple([_new(Comparison, (n, round(o.value, 4), w, p, o.level, r)) for n, w, o, p, r in made])
 
     def upper_bounds(self, known: Mapping[str, np.ndarray], size: int) -> np.ndarray:
         """The most each of `size` pairs can score, before comparing them: the comparison values already known (or
@@ -107,7 +110,4 @@ class RuleScorer:
 
 
 _NO_REASONS = ("",) * len(COMPARISONS)
-
-
-def _comparison(name: str, weight: float, outcome: Outcome, part: float, reason: str) -> Comparison:
-    return Comparison(name, round(outcome.value, 4), weight, part, outcome.level, reason)
+_new = tuple.__new__

@@ -14,8 +14,8 @@ from app.matches.repository import MatchFilter
 from app.matches.service import Row
 from app.regions import repository
 from app.regions.schemas import ImpactTotals, KindCounts, Objective, PlanAllocation, PlanRead, RegionSummary
-from matching.impact import annual_rate
 from matching.plan import Edge, allocate
+from matching.records import annual_rate
 
 
 def check_access(principal: Principal, code: str) -> None:

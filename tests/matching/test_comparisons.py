@@ -7,9 +7,8 @@ from datetime import date
 import pytest
 
 from matching.blocking import haversine_km
-from matching.impact import annual_rate
 from matching.knowledge import Knowledge
-from matching.records import Candidate, Listing
+from matching.records import Candidate, Listing, annual_rate
 
 Judge = Callable[[Listing, Listing], Candidate | None]
 
@@ -245,6 +244,17 @@ def test_annual_rate_is_unknown_without_quantity_unit_and_period(
     listing = Listing(id="x", organization_id="o", kind="offer", resource_type="material", title="x")
     assert annual_rate(replace(listing, quantity=quantity, unit=unit, period=period)) is None
 
+
+
+def test_a_listings_annual_rate_is_its_own_after_a_replace() -> None:
+    """Listing.annual is worked out once per listing: a listing made from another by replace() has its own."""
+    weekly = Listing(id="x", organization_id="o", kind="offer", resource_type="material", title="x")
+    weekly = replace(weekly, quantity=500, unit="kg", period="week")
+    assert weekly.annual == annual_rate(weekly) == (26.0, "t")
+
+    monthly = replace(weekly, period="month")
+    assert monthly.annual == annual_rate(monthly) == (6.0, "t")
+    assert weekly.annual == (26.0, "t")
 
 # Route choice ----------------------------------------------------------------------------------------------------
 

@@ -7,9 +7,9 @@ import pytest
 
 from matching.blocking import haversine_km
 from matching.engine import Index
-from matching.impact import ROAD_FACTOR, annual_rate, basis, estimate
+from matching.impact import ROAD_FACTOR, basis, estimate
 from matching.knowledge import Knowledge
-from matching.records import Candidate, Impact, Listing
+from matching.records import Candidate, Impact, Listing, annual_rate
 
 Judge = Callable[[Listing, Listing], Candidate | None]
 FLY_ASH_ROUTE = "coal-fly-ash-to-cement"
