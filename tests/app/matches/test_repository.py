@@ -1,4 +1,5 @@
 import json
+import time
 import uuid
 
 import pytest
@@ -68,7 +69,7 @@ def test_ranked_matches_read_back_as_given(api: Api, session: Session) -> None:
     session.commit()
 
     stored = session.execute(select(Match)).scalar_one()
-    assert [str(stored.id)] == ids and uuid.UUID(ids[0]).version == 4
+    assert [str(stored.id)] == ids and uuid.UUID(ids[0]).version == 7
     assert (str(stored.offer_id), str(stored.need_id), stored.engine_digest) == row[:3]
     assert [getattr(stored, f) for f in repository.ENGINE_FIELDS] == [
         0.8125,
@@ -88,11 +89,16 @@ def test_ranked_matches_read_back_as_given(api: Api, session: Session) -> None:
     assert stored.created_at == stored.updated_at == now
 
 
-def test_new_ids_are_distinct_version_4_uuids() -> None:
+def test_new_ids_are_distinct_version_7_uuids_led_by_the_time_they_were_made() -> None:
+    before = time.time_ns() // 1_000_000
     ids = repository._new_ids(2000)
+    after = time.time_ns() // 1_000_000
+
     parsed = [uuid.UUID(i) for i in ids]
     assert len(set(ids)) == 2000 and [str(p) for p in parsed] == ids
-    assert {(p.version, p.variant) for p in parsed} == {(4, uuid.RFC_4122)}
+    assert {(p.version, p.variant) for p in parsed} == {(7, uuid.RFC_4122)}
+    assert all(before <= p.int >> 80 <= after for p in parsed)
+    assert len({p.int & (1 << 62) - 1 for p in parsed}) == 2000  # the random bits differ, not only the time
 
 
 def test_concepts_replaced_read_back_as_given(api: Api, session: Session) -> None:
