@@ -19,6 +19,7 @@ from matching.records import BASE_UNIT, RECOVERY_OPERATIONS, RESOURCE_TYPES, Evi
 T = TypeVar("T")
 
 # How much sharing each kind of concept says about material compatibility.
+EARTH_RADIUS_KM = 6371.0
 CONCEPT_STRENGTH = {"ewc": 1.0, "route": 0.95, "stream": 0.9, "sub": 0.55}
 
 # Distances beyond which an exchange rarely pays, by what travels (DESIGN.md, "Distance economics").
@@ -106,7 +107,7 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     p1, p2 = math.radians(lat1), math.radians(lat2)
     dp, dl = p2 - p1, math.radians(lon2 - lon1)
     a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * 6371.0 * math.asin(math.sqrt(min(1.0, a)))
+    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(1.0, a)))
 
 
 def distance_between(offer: Profile, need: Profile) -> float | None:
@@ -152,28 +153,64 @@ def compatible(offer: Profile, need: Profile) -> bool:
 
 
 class _Posting:
-    """The rows that point at one concept and the weight of each, in a growing array (order does not matter)."""
+    """The rows that point at one concept, with the weight and the latitude (radians; -inf: no location) of each,
+    in growing arrays. Rows added in latitude order (a bulk load sorts them: Index.add_profiles) form a sorted
+    prefix, its first `unlocated` rows without a place; a reach takes a latitude band of it with two binary searches.
+    Rows added out of order go after the prefix, and every reach takes those. `far_km`: the farthest limit any row
+    added may set (_far_km), never lowered."""
 
-    __slots__ = ("rows", "size", "weights")
+    __slots__ = ("far_km", "lats", "rows", "size", "sorted_size", "unlocated", "weights")
 
     def __init__(self) -> None:
         self.rows = np.empty(4, dtype=np.int64)
         self.weights = np.empty(4)
-        self.size = 0
+        self.lats = np.empty(4)
+        self.size = self.sorted_size = self.unlocated = 0
+        self.far_km = 0.0
 
-    def append(self, row: int, weight: float) -> None:
+    def append(self, row: int, weight: float, lat: float, far_km: float) -> None:
         if self.size == len(self.rows):
             self.rows = np.resize(self.rows, 2 * self.size)
             self.weights = np.resize(self.weights, 2 * self.size)
-        self.rows[self.size], self.weights[self.size] = row, weight
+            self.lats = np.resize(self.lats, 2 * self.size)
+        if self.sorted_size == self.size and (self.size == 0 or lat >= self.lats[self.size - 1]):
+            self.sorted_size += 1
+            self.unlocated += lat == -np.inf
+        self.rows[self.size], self.weights[self.size], self.lats[self.size] = row, weight, lat
         self.size += 1
+        self.far_km = max(self.far_km, far_km)
 
     def discard(self, row: int) -> None:
         found = np.flatnonzero(self.rows[: self.size] == row)
         if found.size:
-            last = self.size - 1
-            self.rows[found[0]], self.weights[found[0]] = self.rows[last], self.weights[last]
+            at, last = int(found[0]), self.size - 1
+            for array in (self.rows, self.weights, self.lats):  # shifted, not swapped: the prefix stays sorted
+                array[at:last] = array[at + 1 : self.size]
             self.size = last
+            self.unlocated -= at < self.unlocated
+            self.sorted_size -= at < self.sorted_size
+
+    def taken(self, band: tuple[float, float] | None) -> tuple[np.ndarray, np.ndarray]:
+        """The rows and weights of the entries a reach takes: every one, or with a latitude `band` (low, high) those
+        of the sorted prefix within it or without a place, and every one after the prefix."""
+        if band is None:
+            return self.rows[: self.size], self.weights[: self.size]
+        low, high = np.searchsorted(self.lats[: self.sorted_size], band).tolist()
+        low = max(low, self.unlocated)
+        pieces = [
+            (start, end)
+            for start, end in ((0, self.unlocated), (low, high), (self.sorted_size, self.size))
+            if end > start
+        ]
+        if len(pieces) == 1:
+            start, end = pieces[0]
+            return self.rows[start:end], self.weights[start:end]
+        if not pieces:
+            return self.rows[:0], self.weights[:0]
+        return (
+            np.concatenate([self.rows[start:end] for start, end in pieces]),
+            np.concatenate([self.weights[start:end] for start, end in pieces]),
+        )
 
 
 # Per-row facts the hard filters and the score bounds read, as growing numpy columns (see _features).
@@ -362,8 +399,9 @@ class ConceptIndex:
             self._columns[name][row] = value
         kind = KINDS.index(profile.listing.kind)
         weights = {concept: evidence.weight for concept, evidence in profile.concepts.items()}
+        lat, far_km = self._columns["lat"][row] if self._columns["located"][row] else -np.inf, _far_km(profile)
         for concept, weight in weights.items():
-            self._postings.setdefault((kind, concept), _Posting()).append(row, weight)
+            self._postings.setdefault((kind, concept), _Posting()).append(row, weight, lat, far_km)
         self._ids[row], self._weights[row] = profile.listing.id, weights
         self._rows[profile.listing.id] = row
 
@@ -396,8 +434,8 @@ class ConceptIndex:
         told for certain, the largest limit any shared route allows is used. Only with `exact` are the routes
         picked per pair, so that Reach.exact can hold: it costs more than it saves when a few pairs are compared
         (a new listing's 20 best at 1M: p95 41 -> 55 ms, round 7), and less when a whole rebuild ranks."""
-        found = self._gather(profile, pick_routes=exact)
         me, columns, is_offer = self._features(profile), self._columns, profile.listing.kind == "offer"
+        found = self._gather(profile, pick_routes=exact, near=me)
 
         def col(name: str) -> np.ndarray:
             """A column for the rows still kept (`found` is narrowed below)."""
@@ -502,18 +540,28 @@ class ConceptIndex:
         assert listing_id is not None, "postings hold only live rows"
         return listing_id
 
-    def _gather(self, profile: Profile, *, pick_routes: bool = False) -> "_Gathered":
+    def _gather(
+        self, profile: Profile, *, pick_routes: bool = False, near: Mapping[str, Any] | None = None
+    ) -> "_Gathered":
         """Rows of the opposite kind sharing a concept; per row the dot product of the concept weights, the
         strongest shared concept's strength (as shared_concepts computes it) and, with `pick_routes`, the route
-        Engine._route picks (else every pick is unsure)."""
+        Engine._route picks (else every pick is unsure). With `near` (the profile's _features), rows whose latitude
+        alone puts them beyond any distance limit their pair may have are left out (_latitude_band); a row may then
+        be gathered from some of its concepts only, which the distance filter that follows drops."""
         other = 1 - KINDS.index(profile.listing.kind)
+        postings = [
+            (concept, evidence, posting)
+            for concept, evidence in profile.concepts.items()
+            if (posting := self._postings.get((other, concept))) is not None and posting.size
+        ]
+        band = None if near is None else _latitude_band(near, max((p.far_km for *_, p in postings), default=0.0))
         rows, products, strengths, concepts = [], [], [], []
-        for concept, evidence in profile.concepts.items():
-            posting = self._postings.get((other, concept))
-            if posting is None or not posting.size:
+        for concept, evidence, posting in postings:
+            taken, weights = posting.taken(band)
+            if not len(taken):
                 continue
-            product = evidence.weight * posting.weights[: posting.size]
-            rows.append(posting.rows[: posting.size])
+            product = evidence.weight * weights
+            rows.append(taken)
             products.append(product)
             strengths.append(product * strength_of(concept))
             concepts.append(concept)
@@ -615,7 +663,27 @@ def _grown(name: str, column: np.ndarray, size: int) -> np.ndarray:
 def _haversine_km(lat: float, lon: float, lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
     """haversine_km of one point (in radians) against many, the same formula in numpy."""
     a = np.sin((lats - lat) / 2) ** 2 + math.cos(lat) * np.cos(lats) * np.sin((lons - lon) / 2) ** 2
-    return np.asarray(2 * 6371.0 * np.arcsin(np.sqrt(np.minimum(1.0, a))))
+    return np.asarray(2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(1.0, a))))
+
+
+def _far_km(profile: Profile) -> float:
+    """The farthest distance limit a listing may set for a pair whose other side states none: its own stated limit,
+    else, for an offer, how far such an offer usually travels (ConceptIndex.reach's limits; a need sets none)."""
+    listing = profile.listing
+    return listing.max_distance_km or (typical_distance_km(profile) if listing.kind == "offer" else 0.0)
+
+
+def _latitude_band(me: Mapping[str, Any], far_km: float) -> tuple[float, float] | None:
+    """The latitudes (radians) outside which no pair of this listing (its _features) lies within its distance limit,
+    whatever the counterpart: a pair is at least R·|Δφ| apart (haversine_km), and its limit is at most the listing's
+    own stated one, else the farthest of its routes', its own typical one and `far_km` (the most its counterparts
+    may set, _far_km). None when the listing has no place. A margin keeps float rounding on the safe side."""
+    if not me["located"]:
+        return None
+    stated, typical = me["stated_km"], me["typical_km"]
+    limit = stated if not math.isnan(stated) else max(me["route_km"], 0.0 if math.isnan(typical) else typical, far_km)
+    half = limit * (1 + TOLERANCE) * (1 + 1e-6) / EARTH_RADIUS_KM + 1e-12
+    return me["lat"] - half, me["lat"] + half
 
 
 def _quantity_value(annual: float, unit: int, annuals: np.ndarray, units: np.ndarray) -> np.ndarray:

@@ -7,6 +7,7 @@ index.candidates("listing-id", k=10)
 
 import hashlib
 import heapq
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -242,13 +243,13 @@ class Index:
         self._concepts = blocking.ConceptIndex(engine.knowledge.routes.values())
 
     def add_all(self, listings: Iterable[Listing]) -> Self:
-        for profile in self.engine.profiles(list(listings)):
-            self._put(profile)
-        return self
+        return self.add_profiles(self.engine.profiles(list(listings)))
 
     def add_profiles(self, profiles: Iterable[Profile]) -> Self:
-        """Profiles computed elsewhere (for example stored in a database)."""
-        for profile in profiles:
+        """Profiles computed here or elsewhere (for example stored in a database), added from south to north (those
+        without a place first): the blocking index's postings then hold them in latitude order, from which a reach
+        takes only the band its distance limits allow."""
+        for profile in sorted(profiles, key=_latitude):
             self._put(profile)
         return self
 
@@ -362,3 +363,9 @@ class Index:
     def _put(self, profile: Profile) -> None:
         self.profiles[profile.listing.id] = profile
         self._concepts.add(profile)
+
+
+def _latitude(profile: Profile) -> float:
+    """Where a profile goes in add_profiles' order: by latitude, those without a place first."""
+    listing = profile.listing
+    return listing.lat if listing.lat is not None and listing.lon is not None else -math.inf

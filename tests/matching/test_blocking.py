@@ -214,6 +214,52 @@ def test_concept_index_finds_opposite_kinds_sharing_a_concept_and_forgets_remove
     assert len(index) == 3
 
 
+def test_a_posting_takes_its_latitude_band_its_rows_without_a_place_and_those_added_out_of_order() -> None:
+    posting = blocking._Posting()
+    for row, lat in enumerate([-np.inf, 0.1, 0.2, 0.3, 0.4, 0.5]):
+        posting.append(row, 1.0 + row, lat, far_km=10.0 * row)
+    posting.append(6, 7.0, 0.05, far_km=1.0)  # south of the last: after the sorted prefix
+    rows, weights = posting.taken((0.15, 0.35))
+    assert rows.tolist() == [0, 2, 3, 6] and weights.tolist() == [1.0, 3.0, 4.0, 7.0]
+    assert posting.taken(None)[0].tolist() == [0, 1, 2, 3, 4, 5, 6]
+    assert posting.far_km == 50.0
+
+    posting.discard(2)  # shifted out, so the prefix stays in order
+    posting.discard(0)
+    assert posting.taken((0.15, 0.45))[0].tolist() == [3, 4, 6]
+    assert posting.taken((1.0, 2.0))[0].tolist() == [6]
+    posting.append(7, 8.0, -np.inf, far_km=0.0)  # out of order too: taken by every band
+    assert posting.taken((1.0, 2.0))[0].tolist() == [6, 7]
+
+
+def test_a_reach_from_latitude_bands_is_the_reach_from_every_posting(country_index: Index) -> None:
+    """The same listings added north to south, one at a time, leave every posting out of latitude order: their
+    reaches gather everything. Added by add_profiles (south to north), the postings are in order and the reaches
+    take latitude bands. Both must keep the same pairs with the same values."""
+    profiles = list(country_index.profiles.values())
+    banded = ConceptIndex(country_index.engine.knowledge.routes.values())
+    for profile in sorted(profiles, key=lambda p: (p.listing.lat is not None, p.listing.lat or 0.0)):
+        banded.add(profile)
+    unbanded = ConceptIndex(country_index.engine.knowledge.routes.values())
+    for profile in sorted(profiles, key=lambda p: (p.listing.lat is not None, p.listing.lat or 0.0), reverse=True):
+        unbanded.add(profile)
+    assert all(p.sorted_size == p.size for p in banded._postings.values())
+    gathered = {"banded": 0, "unbanded": 0}
+    for profile in profiles[::3]:
+        reaches = {"banded": banded.reach(profile, exact=True), "unbanded": unbanded.reach(profile, exact=True)}
+        by_id = {}
+        for name, reach in reaches.items():
+            ids = list(reach.ids)
+            order = sorted(range(len(ids)), key=ids.__getitem__)
+            by_id[name] = ([ids[i] for i in order], {k: v[order].tolist() for k, v in reach.known().items()})
+            by_id[name][1]["exact"] = reach.exact[order].tolist()
+            index = banded if name == "banded" else unbanded
+            near = index._features(profile)
+            gathered[name] += len(index._gather(profile, pick_routes=True, near=near).rows)
+        assert by_id["banded"] == by_id["unbanded"], profile.listing.id
+    assert gathered["banded"] < 0.8 * gathered["unbanded"]  # the bands leave out a good part of what is gathered
+
+
 # The vectorised pre-filter and score bounds of ConceptIndex.reach must never drop a pair ---------------------------
 
 
