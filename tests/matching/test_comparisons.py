@@ -245,7 +245,6 @@ def test_annual_rate_is_unknown_without_quantity_unit_and_period(
     assert annual_rate(replace(listing, quantity=quantity, unit=unit, period=period)) is None
 
 
-
 def test_a_listings_annual_rate_is_its_own_after_a_replace() -> None:
     """Listing.annual is worked out once per listing: a listing made from another by replace() has its own."""
     weekly = Listing(id="x", organization_id="o", kind="offer", resource_type="material", title="x")
@@ -255,6 +254,7 @@ def test_a_listings_annual_rate_is_its_own_after_a_replace() -> None:
     monthly = replace(weekly, period="month")
     assert monthly.annual == annual_rate(monthly) == (6.0, "t")
     assert weekly.annual == (26.0, "t")
+
 
 # Route choice ----------------------------------------------------------------------------------------------------
 
