@@ -395,11 +395,13 @@ class ConceptIndex:
             self._weights.append({})
         if row >= len(self._columns["kind"]):
             self._columns = {name: _grown(name, column, 2 * row) for name, column in self._columns.items()}
-        for name, value in self._features(profile).items():
+        features = self._features(profile)
+        for name, value in features.items():
             self._columns[name][row] = value
         kind = KINDS.index(profile.listing.kind)
         weights = {concept: evidence.weight for concept, evidence in profile.concepts.items()}
-        lat, far_km = self._columns["lat"][row] if self._columns["located"][row] else -np.inf, _far_km(profile)
+        lat = features["lat"] if features["located"] else -np.inf
+        far_km = _far_km(features)
         for concept, weight in weights.items():
             self._postings.setdefault((kind, concept), _Posting()).append(row, weight, lat, far_km)
         self._ids[row], self._weights[row] = profile.listing.id, weights
@@ -666,11 +668,12 @@ def _haversine_km(lat: float, lon: float, lats: np.ndarray, lons: np.ndarray) ->
     return np.asarray(2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(1.0, a))))
 
 
-def _far_km(profile: Profile) -> float:
-    """The farthest distance limit a listing may set for a pair whose other side states none: its own stated limit,
-    else, for an offer, how far such an offer usually travels (ConceptIndex.reach's limits; a need sets none)."""
-    listing = profile.listing
-    return listing.max_distance_km or (typical_distance_km(profile) if listing.kind == "offer" else 0.0)
+def _far_km(features: Mapping[str, Any]) -> float:
+    """The farthest distance limit a listing (its _features) may set for a pair whose other side states none: its
+    own stated limit, else, for an offer, how far such an offer usually travels (ConceptIndex.reach's limits; a
+    need sets none: its typical_km is NaN)."""
+    stated, typical = features["stated_km"], features["typical_km"]
+    return float(stated if not math.isnan(stated) else 0.0 if math.isnan(typical) else typical)
 
 
 def _latitude_band(me: Mapping[str, Any], far_km: float) -> tuple[float, float] | None:
@@ -680,8 +683,8 @@ def _latitude_band(me: Mapping[str, Any], far_km: float) -> tuple[float, float] 
     may set, _far_km). None when the listing has no place. A margin keeps float rounding on the safe side."""
     if not me["located"]:
         return None
-    stated, typical = me["stated_km"], me["typical_km"]
-    limit = stated if not math.isnan(stated) else max(me["route_km"], 0.0 if math.isnan(typical) else typical, far_km)
+    stated = me["stated_km"]
+    limit = stated if not math.isnan(stated) else max(me["route_km"], _far_km(me), far_km)
     half = limit * (1 + TOLERANCE) * (1 + 1e-6) / EARTH_RADIUS_KM + 1e-12
     return me["lat"] - half, me["lat"] + half
 

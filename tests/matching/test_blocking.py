@@ -237,11 +237,12 @@ def test_a_reach_from_latitude_bands_is_the_reach_from_every_posting(country_ind
     reaches gather everything. Added by add_profiles (south to north), the postings are in order and the reaches
     take latitude bands. Both must keep the same pairs with the same values."""
     profiles = list(country_index.profiles.values())
+    south_to_north = sorted(profiles, key=lambda p: (p.listing.lat is not None, p.listing.lat or 0.0))
     banded = ConceptIndex(country_index.engine.knowledge.routes.values())
-    for profile in sorted(profiles, key=lambda p: (p.listing.lat is not None, p.listing.lat or 0.0)):
+    for profile in south_to_north:
         banded.add(profile)
     unbanded = ConceptIndex(country_index.engine.knowledge.routes.values())
-    for profile in sorted(profiles, key=lambda p: (p.listing.lat is not None, p.listing.lat or 0.0), reverse=True):
+    for profile in reversed(south_to_north):
         unbanded.add(profile)
     assert all(p.sorted_size == p.size for p in banded._postings.values())
     gathered = {"banded": 0, "unbanded": 0}
