@@ -14,7 +14,7 @@ import numpy as np
 
 from matching.knowledge import Route
 from matching.quality import QUALITY_LIMITS, UNSTATED_QUALITY, number
-from matching.records import BASE_UNIT, RECOVERY_OPERATIONS, RESOURCE_TYPES, Evidence, Listing, Profile, annual_rate
+from matching.records import BASE_UNIT, RECOVERY_OPERATIONS, RESOURCE_TYPES, Evidence, Listing, Profile
 
 T = TypeVar("T")
 
@@ -613,7 +613,7 @@ class ConceptIndex:
     def _features(self, profile: Profile) -> dict[str, Any]:
         listing = profile.listing
         located = listing.lat is not None and listing.lon is not None
-        rate = annual_rate(listing)
+        rate = listing.annual
         accepts = listing.hazardous or bool(listing.properties.get("accepts_hazardous"))
         route_kms = [facts.km for concept in profile.concepts if (facts := self._routes.get(concept))]
         return {
