@@ -169,11 +169,15 @@ def _progress(label: str, done: int, total: int) -> None:
 def _match(args: argparse.Namespace) -> int:
     from app.db import get_engine, session_scope
     from app.matches import repository
-    from app.matches.sync import rebuild
+    from app.matches.sync import FirstLoadRefused, rebuild
 
     started = time.perf_counter()
-    with session_scope() as session:
-        report = rebuild(session, progress=_progress)
+    try:
+        with session_scope() as session:
+            report = rebuild(session, progress=_progress, first_load=args.first_load)
+    except FirstLoadRefused as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        return 2
     _progress("vacuuming tables", 0, 1)
     repository.vacuum(get_engine())
     _progress("vacuuming tables", 1, 1)
@@ -229,6 +233,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     match = commands.add_parser("match", help="recompute stored matches")
     match.add_argument("--rebuild", action="store_true", required=True, help="recompute every profile and match")
+    match.add_argument(
+        "--first-load",
+        action="store_true",
+        help="no match is stored yet and the service is not serving: on PostgreSQL the matches table's indexes and "
+        "foreign keys are built after its rows (faster; readers of matches wait until the rebuild commits)",
+    )
     match.set_defaults(handler=_match)
 
     evaluate = commands.add_parser("evaluate", help="measure match quality on a case file (see CASEFILE.md)")

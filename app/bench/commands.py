@@ -142,7 +142,9 @@ def _database(args: argparse.Namespace) -> int:
         report.add(
             f"bulk load, {size:,} listings", service_bench.load(generate(size, seed=args.seed, seed_dir=seed_dir))
         )
-        report.add(f"rebuild through the database, {size:,} listings", fresh(True, service_bench.rebuild))
+        first = ", first load" if args.first_load else ""
+        figures = fresh(True, service_bench.rebuild, args.first_load)
+        report.add(f"rebuild through the database{first}, {size:,} listings", figures)
         report.add(f"rebuild again, nothing changed, {size:,} listings", fresh(True, service_bench.rebuild))
     return 0
 
@@ -359,6 +361,9 @@ def add_bench(commands: Any) -> None:
 
     database = sub.add_parser("database", help="bulk load and full rebuild through the database (WIPES IT) per size")
     database.add_argument("--sizes", default="10k,30k")
+    database.add_argument(
+        "--first-load", action="store_true", help="the rebuild from empty as `symbioza match --rebuild --first-load`"
+    )
     common(database, url=True)
     database.set_defaults(handler=_database)
 

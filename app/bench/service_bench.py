@@ -134,14 +134,14 @@ def vacuum() -> None:
     repository.vacuum(db.get_engine())
 
 
-def rebuild() -> dict[str, Any]:
-    """`symbioza match --rebuild` on the configured database: wall time, this process's peak memory and that of
-    the largest process it forked, what it wrote and how large the tables are afterwards."""
+def rebuild(first_load: bool = False) -> dict[str, Any]:
+    """`symbioza match --rebuild` (with `--first-load`) on the configured database: wall time, this process's peak
+    memory and that of the largest process it forked, what it wrote and how large the tables are afterwards."""
     from app.matches.sync import rebuild as rebuild_matches
 
     started = time.perf_counter()
     with db.session_scope() as session:
-        report = rebuild_matches(session)
+        report = rebuild_matches(session, first_load=first_load)
     vacuum()  # as the CLI does once the rebuild has committed
     seconds = time.perf_counter() - started
     return {

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from app import db
 from app.cli import build_parser, main
@@ -154,3 +154,21 @@ def test_match_rebuild_prints_progress_and_totals(fresh_database: str, capsys: p
     assert "ranking offers for needs" in captured.err and "matching offers" in captured.err
     assert re.search(r"matching offers +\[#+\] \d+/\d+ in \d+\.\d s\n", captured.err)
     assert f"{stored} matches (0 added, 0 changed, 0 removed)" in captured.out
+
+
+def test_match_rebuild_as_a_first_load_needs_no_stored_match(
+    fresh_database: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["migrate"])
+    main(["seed"])
+    stored = _count(Match)
+    assert stored > 100
+    capsys.readouterr()
+    assert main(["match", "--rebuild", "--first-load"]) == 2
+    assert "a first load needs an empty matches table" in capsys.readouterr().err
+    assert _count(Match) == stored
+
+    with db.session_scope() as session:
+        session.execute(delete(Match))
+    assert main(["match", "--rebuild", "--first-load"]) == 0
+    assert f"{stored} matches ({stored} added, 0 changed, 0 removed)" in capsys.readouterr().out
