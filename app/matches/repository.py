@@ -351,9 +351,14 @@ OWNER_COLUMNS = (
 )
 
 
+# What the engine and a rebuild read of a listing: not its form, version and timestamps (converting the timestamps was
+# a tenth of reading 100k rows, ~3 s of a rebuild's one busy core).
+MATCHED_COLUMNS = tuple(c for c in LISTINGS.c if c.name not in {"form", "version", "created_at", "updated_at"})
+
+
 def _listing_rows() -> Select[Any]:
-    """Every listing column and what the engine takes from the owner, as plain rows (no ORM objects)."""
-    return select(*LISTINGS.c, *OWNER_COLUMNS).join(Organization, Listing.organization_id == Organization.id)
+    """The listing columns and what the engine takes from the owner, as plain rows (no ORM objects)."""
+    return select(*MATCHED_COLUMNS, *OWNER_COLUMNS).join(Organization, Listing.organization_id == Organization.id)
 
 
 def all_listing_rows(session: Session) -> Sequence[Any]:
