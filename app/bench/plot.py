@@ -13,6 +13,7 @@ from typing import Any
 SERIES = {
     "engine rebuild": ("time", "engine alone: full rebuild (s)", "total_s"),
     "rebuild through the database": ("time", "through the database: full rebuild (s)", "seconds"),
+    "first load through the database": ("time", "through the database: first load (s)", "seconds"),
     "rebuild again": ("time", "through the database: rebuild, nothing changed (s)", "seconds"),
 }
 

@@ -72,3 +72,16 @@ def test_generate_writes_a_file_or_loads_the_database(scratch_database: str, tmp
     with db.session_scope() as session:
         assert session.scalar(select(func.count()).select_from(Listing)) == 120
         assert session.scalar(select(func.count()).select_from(Organization)) == len(written["organizations"])
+
+
+def test_database_with_a_first_load_stores_what_the_rebuild_after_it_keeps(
+    scratch_database: str, tmp_path: Path
+) -> None:
+    results = tmp_path / "results.jsonl"
+    arguments = ["bench", "database", "--sizes", "250", "--first-load", "--url", scratch_database]
+    assert main([*arguments, "--json", str(results)]) == 0
+    figures = {r["benchmark"].split(",")[0]: r["figures"] for r in map(json.loads, results.open())}
+    assert set(figures) == {"bulk load", "first load through the database", "rebuild again"}
+    first, again = figures["first load through the database"], figures["rebuild again"]
+    assert first["listings"] == 250 and first["matches"] == first["added"] > 0
+    assert (again["matches"], again["added"], again["changed"], again["removed"]) == (first["matches"], 0, 0, 0)
