@@ -236,8 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
     match.add_argument(
         "--first-load",
         action="store_true",
-        help="no match is stored yet and the service is not serving: on PostgreSQL the matches table's indexes and "
-        "foreign keys are built after its rows (faster; readers of matches wait until the rebuild commits)",
+        help="no match is stored yet and the service is not serving: on PostgreSQL the indexes and foreign keys of "
+        "matches and concepts are built after their rows (faster; readers of listings and matches wait until the "
+        "rebuild commits)",
     )
     match.set_defaults(handler=_match)
 

@@ -241,9 +241,10 @@ def rebuild(
     and ranking run in `processes` forked processes (default: SYMBIOZA_REBUILD_PROCESSES; small databases in this
     one) while this process writes. Once committed, the caller should run repository.vacuum.
 
-    `first_load`: no match is stored yet (else FirstLoadRefused), and nothing reads matches until this commits: on
-    PostgreSQL the table's secondary indexes and foreign keys are set aside while its rows are written and made
-    again at the end (repository.set_aside_match_keys), which makes the table exclusively this transaction's.
+    `first_load`: no match is stored yet (else FirstLoadRefused), and nothing reads listings or matches until this
+    commits: on PostgreSQL the secondary indexes and foreign keys of the matches and concepts tables are set aside
+    while their rows are written and made again at the end (repository.set_aside_keys), which makes those tables
+    and `listings` exclusively this transaction's.
     """
     engine = get_engine()
     repository.lock_matches(session)
@@ -299,16 +300,20 @@ def rebuild(
             )
             if progress:
                 progress("matching offers", min(done * BATCH, len(offers)), len(offers))
-    repository.restore_match_keys(session, set_aside)
+    repository.restore_keys(session, set_aside)
     return RebuildReport(listings, matches, added, changed, removed)
 
 
 def _set_aside_for_first_load(session: Session) -> list[str]:
-    """What a first load checks and sets aside: FirstLoadRefused when a match is stored; on PostgreSQL, the keys of
-    the matches table that are built after its rows (repository.set_aside_match_keys), whose statements it returns."""
+    """What a first load checks and sets aside: FirstLoadRefused when a match is stored; on PostgreSQL, the keys
+    built after the rows (repository.set_aside_keys), whose statements it returns."""
     if repository.has_matches(session):
         raise FirstLoadRefused("a first load needs an empty matches table, and matches are stored: rebuild without it")
-    return repository.set_aside_match_keys(session) if session.get_bind().dialect.name == "postgresql" else []
+    if session.get_bind().dialect.name != "postgresql":
+        return []
+    return [
+        statement for table in repository.FIRST_LOAD_TABLES for statement in repository.set_aside_keys(session, table)
+    ]
 
 
 def refresh_profiles(session: Session, progress: Progress | None = None) -> int:

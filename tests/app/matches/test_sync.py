@@ -260,24 +260,27 @@ def test_a_rebuild_in_forked_processes_stores_what_one_process_stores(session: S
     assert _engine_fields(session) == alone
 
 
-def _keys_of_matches(session: Session) -> set[str]:
-    """The indexes and constraints of the matches table, as the database defines them."""
+def _keys(session: Session) -> set[str]:
+    """The indexes and constraints of the tables a first load fills, as the database defines them."""
     if session.get_bind().dialect.name == "postgresql":
-        indexes = session.scalars(text("SELECT indexdef FROM pg_indexes WHERE tablename = 'matches'"))
+        indexes = session.scalars(
+            text("SELECT indexdef FROM pg_indexes WHERE tablename IN ('matches', 'listing_concepts')")
+        )
         constraints = session.execute(
             text(
                 "SELECT conname, pg_get_constraintdef(oid), convalidated FROM pg_constraint"
-                " WHERE conrelid = 'matches'::regclass"
+                " WHERE conrelid IN ('matches'::regclass, 'listing_concepts'::regclass)"
             )
         )
         return {*indexes, *(f"{name} {definition} validated={valid}" for name, definition, valid in constraints)}
-    return set(session.scalars(text("SELECT sql FROM sqlite_master WHERE tbl_name = 'matches' AND sql IS NOT NULL")))
+    query = "SELECT sql FROM sqlite_master WHERE tbl_name IN ('matches', 'listing_concepts') AND sql IS NOT NULL"
+    return set(session.scalars(text(query)))
 
 
 def test_a_first_load_stores_what_a_rebuild_stores_with_the_same_keys(session: Session) -> None:
     load_demo(session, SEED_DATA_DIR / "demo" / "region.json")
     session.commit()
-    keys = _keys_of_matches(session)
+    keys = _keys(session)
     sync.rebuild(session, processes=1)
     session.commit()
     stored = _engine_fields(session)
@@ -288,12 +291,13 @@ def test_a_first_load_stores_what_a_rebuild_stores_with_the_same_keys(session: S
     session.commit()
     assert (report.added, report.matches) == (len(stored), len(stored))
     assert _engine_fields(session) == stored
-    assert _keys_of_matches(session) == keys
-    # The foreign keys made again still cascade: a deleted offer takes its matches with it.
+    assert _keys(session) == keys
+    # The foreign keys made again still cascade: a deleted offer takes its matches and concepts with it.
     offer_id = uuid.UUID(next(iter(stored))[0])
     session.execute(delete(Listing).where(Listing.id == offer_id))
     session.commit()
     assert not session.scalars(select(Match).where(Match.offer_id == offer_id)).all()
+    assert not session.scalars(select(ListingConcept).where(ListingConcept.listing_id == offer_id)).all()
 
 
 def test_a_first_load_is_refused_while_matches_are_stored(session: Session) -> None:
@@ -301,12 +305,12 @@ def test_a_first_load_is_refused_while_matches_are_stored(session: Session) -> N
     session.commit()
     sync.rebuild(session, processes=1)
     session.commit()
-    stored, keys = _engine_fields(session), _keys_of_matches(session)
+    stored, keys = _engine_fields(session), _keys(session)
     with pytest.raises(sync.FirstLoadRefused, match="needs an empty matches table"):
         sync.rebuild(session, first_load=True)
     session.rollback()
     assert _engine_fields(session) == stored
-    assert _keys_of_matches(session) == keys
+    assert _keys(session) == keys
 
 
 def test_a_first_load_that_fails_leaves_the_tables_keys_as_they_were(
@@ -315,26 +319,24 @@ def test_a_first_load_that_fails_leaves_the_tables_keys_as_they_were(
     load_demo(session, SEED_DATA_DIR / "demo" / "region.json")
     session.execute(delete(Match))
     session.commit()
-    keys = _keys_of_matches(session)
+    keys = _keys(session)
     during: list[set[str]] = []
 
     def fail(session: Session, text: str) -> None:
-        during.append(_keys_of_matches(session))
+        during.append(_keys(session))
         raise RuntimeError("the disk is full")
 
     monkeypatch.setattr(repository, "copy_ranked", fail)  # after the keys are set aside, before they are made
     with pytest.raises(RuntimeError, match="the disk is full"):
         sync.rebuild(session, processes=1, first_load=True)
     session.rollback()
-    if session.get_bind().dialect.name == "postgresql":  # set aside while the rows were written: only the two keys
-        assert {key.split()[0] for key in during[0] if not key.startswith("CREATE")} == {
-            "pk_matches",
-            "uq_matches_offer_id",
-        }
+    if session.get_bind().dialect.name == "postgresql":  # while the rows were written: primary and unique keys only
+        constraints = {key.split()[0] for key in during[0] if not key.startswith("CREATE")}
+        assert constraints == {"pk_matches", "uq_matches_offer_id", "pk_listing_concepts"}
         assert not any("ix_matches" in key for key in during[0])
     else:
         assert during == [keys]
-    assert _keys_of_matches(session) == keys
+    assert _keys(session) == keys
     assert not _engine_fields(session)
 
 
