@@ -132,6 +132,7 @@ def _import_listings(args: argparse.Namespace) -> int:
                 atomic=args.atomic,
                 limited=False,
                 progress=_progress,
+                match=not args.defer_matching,
             )
     except RowsRejected as exc:
         print(f"0 created, {exc.rejected} rejected of {exc.total} rows: nothing was stored (--atomic)")
@@ -257,6 +258,13 @@ def build_parser() -> argparse.ArgumentParser:
     listings.add_argument("file", type=Path, help="CSV: a header row of listing field names, one listing per row")
     listings.add_argument("--org", type=uuid.UUID, required=True, help="id of the organization the listings belong to")
     listings.add_argument("--atomic", action="store_true", help="store nothing when any row is rejected")
+    listings.add_argument(
+        "--defer-matching",
+        action="store_true",
+        help="store the listings without their profiles and matches, which the next `symbioza match --rebuild` "
+        "computes (a new deployment's imports, then one rebuild with --first-load); until then matching does not "
+        "see them",
+    )
     listings.set_defaults(handler=_import_listings)
 
     importer = commands.add_parser("import-taxonomy", help="load an official code list (CSV) into the catalogue")

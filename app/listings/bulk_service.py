@@ -23,17 +23,25 @@ def create_from_upload(
     atomic: bool,
     limited: bool = True,
     progress: Progress | None = None,
+    match: bool = True,
 ) -> BulkResult:
-    """Reads a CSV or JSON upload (see `bulk.parse`) and creates its listings; `limited` applies the upload limits."""
+    """Reads a CSV or JSON upload (see `bulk.parse`) and creates its listings; `limited` applies the upload limits,
+    `match` as service.create takes it."""
     service.check_writer(principal)
     rows = bulk.parse(data, media_type, limited=limited)
-    return create_many(session, principal, rows, atomic=atomic, progress=progress)
+    return create_many(session, principal, rows, atomic=atomic, progress=progress, match=match)
 
 
 def create_many(
-    session: Session, principal: Principal, rows: Sequence[Row], *, atomic: bool, progress: Progress | None = None
+    session: Session,
+    principal: Principal,
+    rows: Sequence[Row],
+    *,
+    atomic: bool,
+    progress: Progress | None = None,
+    match: bool = True,
 ) -> BulkResult:
-    """Creates one listing per row with `service.create` (validation, enrichment, matches).
+    """Creates one listing per row with `service.create` (validation, enrichment, matches unless not `match`).
 
     A bad row leaves nothing behind and is reported with its number and fields, while the good rows stay. When
     `atomic`, any bad row raises RowsRejected, so that the caller's transaction rolls back and nothing is stored.
@@ -43,7 +51,7 @@ def create_many(
     results: list[BulkRowResult] = []
     step = max(1, len(rows) // 100)
     for done, row in enumerate(rows, start=1):
-        results.append(_create_row(session, principal, row))
+        results.append(_create_row(session, principal, row, match))
         if progress and (done % step == 0 or done == len(rows)):
             progress("importing listings", done, len(rows))
     rejected = [result for result in results if result.status == "rejected"]
@@ -53,7 +61,7 @@ def create_many(
     return BulkResult(created=len(results) - len(rejected), rejected=len(rejected), atomic=atomic, items=results)
 
 
-def _create_row(session: Session, principal: Principal, row: Row) -> BulkRowResult:
+def _create_row(session: Session, principal: Principal, row: Row, match: bool) -> BulkRowResult:
     errors = list(row.errors)
     try:
         data = ListingCreate.model_validate(row.values)
@@ -63,7 +71,7 @@ def _create_row(session: Session, principal: Principal, row: Row) -> BulkRowResu
     if not errors:
         try:
             with session.begin_nested():
-                listing = service.create(session, principal, data)
+                listing = service.create(session, principal, data, match=match)
         except ValidationFailed as exc:
             errors.extend(exc.errors)
         except Forbidden as exc:

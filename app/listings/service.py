@@ -43,14 +43,22 @@ def get(session: Session, principal: Principal, listing_id: uuid.UUID) -> Listin
 
 
 def create(
-    session: Session, principal: Principal, data: ListingCreate, *, listing_id: uuid.UUID | None = None
+    session: Session,
+    principal: Principal,
+    data: ListingCreate,
+    *,
+    listing_id: uuid.UUID | None = None,
+    match: bool = True,
 ) -> Listing:
+    """A new listing, with its profile and matches stored; without `match`, the listing alone: its profile and
+    matches wait for the next full rebuild, and until then matching does not see it (an import before a first load)."""
     organization_id = _writable_organization(session, principal, data.organization_id)
     fields = data.model_dump(exclude={"organization_id"})
     values = _checked(session, fields)
     listing = Listing(id=listing_id or uuid.uuid4(), organization_id=organization_id, version=1, **values)
     repository.add(session, listing)
-    matches.refresh(session, listing)
+    if match:
+        matches.refresh(session, listing)
     return listing
 
 

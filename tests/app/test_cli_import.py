@@ -4,10 +4,11 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app import db
 from app.cli import build_parser, main
+from app.matches.models import ListingChange, ListingConcept, Match
 from app.models import Listing, Organization
 from tests.app.test_cli import fresh_database  # noqa: F401  (a fixture: pytest finds it here by name)
 
@@ -106,3 +107,36 @@ def test_a_bad_header_or_usage_stores_nothing(
         main(["import", "listings", _write(tmp_path, GOOD)])  # --org is required
     assert stop.value.code == 2
     assert _titles() == set()
+
+
+def test_an_import_may_leave_matching_to_a_first_load(
+    organization_id: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with db.session_scope() as session:
+        cement = Organization(name="Cementownia", kind="company", country="PL", region="PL213", lat=50.1, lon=19.8)
+        session.add(cement)
+        session.flush()
+        cement_id = str(cement.id)
+    need = "kind;resource_type;title;ewc;quantity;unit;period\nneed;material;Gips do cementu;10 01 05;20000;t;year\n"
+    for path, org in ((_write(tmp_path, GOOD), organization_id), (_write(tmp_path, need, "need.csv"), cement_id)):
+        assert main(["import", "listings", path, "--org", org, "--defer-matching"]) == 0
+    assert len(_titles()) == 3
+    assert _counts() == (0, 0, 0)  # no profile, no match, nothing logged for the servers' indexes
+
+    assert main(["match", "--rebuild", "--first-load"]) == 0
+    concepts, matches, _ = _counts()
+    assert concepts > 0 and matches > 0
+    with db.session_scope() as session:
+        paired = session.execute(select(Match.offer_id, Match.need_id)).all()
+        titles = {row.id: row.title for row in session.execute(select(Listing.id, Listing.title))}
+    assert ("Gips z odsiarczania spalin", "Gips do cementu") in {(titles[o], titles[n]) for o, n in paired}
+
+
+def _counts() -> tuple[int, int, int]:
+    """How many concept, match and listing-change rows are stored."""
+    with db.session_scope() as session:
+        concepts, matches, changes = (
+            session.scalar(select(func.count()).select_from(model)) or 0
+            for model in (ListingConcept, Match, ListingChange)
+        )
+        return concepts, matches, changes
