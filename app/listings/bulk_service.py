@@ -41,7 +41,7 @@ def create_many(
     progress: Progress | None = None,
     match: bool = True,
 ) -> BulkResult:
-    """Creates one listing per row with `service.create` (validation, enrichment, matches unless not `match`).
+    """Creates one listing per row with `service.create` (validation; the profile and matches when `match`).
 
     A bad row leaves nothing behind and is reported with its number and fields, while the good rows stay. When
     `atomic`, any bad row raises RowsRejected, so that the caller's transaction rolls back and nothing is stored.
