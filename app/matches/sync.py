@@ -309,11 +309,7 @@ def _set_aside_for_first_load(session: Session) -> list[str]:
     built after the rows (repository.set_aside_keys), whose statements it returns."""
     if repository.has_matches(session):
         raise FirstLoadRefused("a first load needs an empty matches table, and matches are stored: rebuild without it")
-    if session.get_bind().dialect.name != "postgresql":
-        return []
-    return [
-        statement for table in repository.FIRST_LOAD_TABLES for statement in repository.set_aside_keys(session, table)
-    ]
+    return repository.set_aside_keys(session)
 
 
 def refresh_profiles(session: Session, progress: Progress | None = None) -> int:

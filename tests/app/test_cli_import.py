@@ -4,13 +4,13 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app import db
 from app.cli import build_parser, main
 from app.matches.models import ListingChange, ListingConcept, Match
 from app.models import Listing, Organization
-from tests.app.test_cli import fresh_database  # noqa: F401  (a fixture: pytest finds it here by name)
+from tests.app.test_cli import _count, fresh_database  # noqa: F401  (a fixture: pytest finds it here by name)
 
 pytestmark = pytest.mark.usefixtures("fresh_database")
 
@@ -109,9 +109,7 @@ def test_a_bad_header_or_usage_stores_nothing(
     assert _titles() == set()
 
 
-def test_an_import_may_leave_matching_to_a_first_load(
-    organization_id: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_an_import_may_leave_matching_to_a_first_load(organization_id: str, tmp_path: Path) -> None:
     with db.session_scope() as session:
         cement = Organization(name="Cementownia", kind="company", country="PL", region="PL213", lat=50.1, lon=19.8)
         session.add(cement)
@@ -121,22 +119,12 @@ def test_an_import_may_leave_matching_to_a_first_load(
     for path, org in ((_write(tmp_path, GOOD), organization_id), (_write(tmp_path, need, "need.csv"), cement_id)):
         assert main(["import", "listings", path, "--org", org, "--defer-matching"]) == 0
     assert len(_titles()) == 3
-    assert _counts() == (0, 0, 0)  # no profile, no match, nothing logged for the servers' indexes
+    # No profile, no match, nothing logged for the servers' indexes.
+    assert (_count(ListingConcept), _count(Match), _count(ListingChange)) == (0, 0, 0)
 
     assert main(["match", "--rebuild", "--first-load"]) == 0
-    concepts, matches, _ = _counts()
-    assert concepts > 0 and matches > 0
+    assert _count(ListingConcept) > 0 and _count(Match) > 0
     with db.session_scope() as session:
         paired = session.execute(select(Match.offer_id, Match.need_id)).all()
         titles = {row.id: row.title for row in session.execute(select(Listing.id, Listing.title))}
     assert ("Gips z odsiarczania spalin", "Gips do cementu") in {(titles[o], titles[n]) for o, n in paired}
-
-
-def _counts() -> tuple[int, int, int]:
-    """How many concept, match and listing-change rows are stored."""
-    with db.session_scope() as session:
-        concepts, matches, changes = (
-            session.scalar(select(func.count()).select_from(model)) or 0
-            for model in (ListingConcept, Match, ListingChange)
-        )
-        return concepts, matches, changes
