@@ -39,7 +39,7 @@ class NaceList(BaseModel):
 
 class SuggestRequest(BaseModel):
     text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000)]
-    k: Annotated[int, Field(ge=1, le=20)] = 5
+    k: Annotated[int, Field(ge=1, le=20, strict=True)] = 5  # strict: JSON true is no count
 
 
 class SuggestionRead(BaseModel):

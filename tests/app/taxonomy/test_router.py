@@ -44,3 +44,15 @@ def test_forbidden_is_a_problem_too(api: Api, client: TestClient) -> None:
     assert response.status_code == 403
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["detail"]
+
+
+def test_a_suggestion_count_must_be_a_whole_number_not_true(api: Api, client: TestClient) -> None:
+    member = api.key(api.organization()["id"])
+    text = "popiół lotny z kotła pyłowego"
+    for wrong in (True, "3", 2.5, 0, 21):
+        response = client.post("/api/v1/taxonomy/suggest", json={"text": text, "k": wrong}, headers=member)
+        assert response.status_code == 422, wrong
+        assert response.headers["content-type"] == "application/problem+json"
+        assert any(error["field"] == "k" for error in response.json()["errors"]), response.json()
+    response = client.post("/api/v1/taxonomy/suggest", json={"text": text, "k": 3}, headers=member)
+    assert response.status_code == 200 and len(response.json()["items"]) == 3
