@@ -26,6 +26,8 @@ _WORD = re.compile(r"[0-9a-z]{3,}")
 # Enrichment reads every text with three vectorisers (codes, routes, streams), each with characters and stems:
 # remembering the last few thousand analyses does that work once per text instead of six times.
 ANALYSIS_CACHE = 4096
+# Words whose known terms a SharedAnalysis remembers (see _MergedVocabulary), emptied when full.
+WORD_CACHE = 1 << 16
 
 
 @lru_cache(maxsize=ANALYSIS_CACHE)
@@ -59,18 +61,27 @@ def stem_grams(text: str) -> tuple[str, ...]:
 @lru_cache(maxsize=ANALYSIS_CACHE)
 def char_grams(text: str) -> tuple[str, ...]:
     """Character 3- to 5-grams inside the normalised words, each word padded with a space: scikit-learn's
-    'char_wb' analyser with ngram_range=(3, 5), in the same order, in slices rather than one append a gram. A word
-    no longer than n gives itself once, and no longer grams."""
+    'char_wb' analyser with ngram_range=(3, 5), in the same order."""
+    return tuple(itertools.chain.from_iterable(map(word_char_grams, normalise(text).split())))
+
+
+def word_char_grams(word: str) -> tuple[str, ...]:
+    """char_grams of one normalised word, in slices rather than one append a gram. A word no longer than n gives
+    itself once, and no longer grams."""
+    padded = f" {word} "
+    size = len(padded)
     grams: list[str] = []
-    for word in normalise(text).split():
-        padded = f" {word} "
-        size = len(padded)
-        for n in (3, 4, 5):
-            if size <= n:
-                grams.append(padded)
-                break
-            grams.extend([padded[start : start + n] for start in range(size - n + 1)])
+    for n in (3, 4, 5):
+        if size <= n:
+            grams.append(padded)
+            break
+        grams.extend([padded[start : start + n] for start in range(size - n + 1)])
     return tuple(grams)
+
+
+def word_stem(word: str) -> tuple[str, ...]:
+    """stem_grams of one normalised word."""
+    return (word[:5],) if len(word) > 2 else ()
 
 
 class ConceptVectoriser:
@@ -131,8 +142,8 @@ class SharedAnalysis:
 
     def __init__(self, vectorisers: Sequence[ConceptVectoriser]) -> None:
         self.vectorisers = list(vectorisers)
-        self.chars_ = _MergedVocabulary([v.chars_ for v in self.vectorisers], char_grams)
-        self.words_ = _MergedVocabulary([v.words_ for v in self.vectorisers], stem_grams)
+        self.chars_ = _MergedVocabulary([v.chars_ for v in self.vectorisers], word_char_grams)
+        self.words_ = _MergedVocabulary([v.words_ for v in self.vectorisers], word_stem)
 
     def similarities(self, texts: Sequence[str]) -> list[np.ndarray]:
         chars, words = self.chars_.tfidf(texts), self.words_.tfidf(texts)
@@ -140,14 +151,20 @@ class SharedAnalysis:
 
 
 class _MergedVocabulary:
-    def __init__(self, fitted: Sequence[TfidfVectorizer], analyzer: Callable[[str], tuple[str, ...]]) -> None:
+    """The vocabularies of several fitted vectorisers as one, counting texts with an analyser that works word by
+    word (`word_terms`: the terms of one normalised word; the text's terms are its words' terms in order)."""
+
+    def __init__(self, fitted: Sequence[TfidfVectorizer], word_terms: Callable[[str], tuple[str, ...]]) -> None:
         merged: dict[str, int] = {}
         for vectorizer in fitted:
             for term in vectorizer.vocabulary_:
                 merged.setdefault(term, len(merged))
         self.fitted = list(fitted)
         self.vocabulary = merged
-        self.analyzer = analyzer
+        self.word_terms = word_terms
+        # Each word's known terms as merged columns. Words recur across texts far more than texts do (a catalogue's
+        # and an industry's words, in any language), so a term is looked up once per word rather than per use.
+        self.word_columns: dict[str, tuple[int, ...]] = {}
         # For each vectoriser, its own column of each merged column (-1: not in its vocabulary). Selecting the
         # columns of a few counted terms through this costs their number; slicing the matrix by a vocabulary-long
         # column list cost that length, for every text (a third of enriching one listing).
@@ -158,20 +175,21 @@ class _MergedVocabulary:
             self.own_columns.append(own)
 
     def counts(self, texts: Sequence[str]) -> sparse.csr_matrix:
-        """CountVectorizer(analyzer=..., vocabulary=...).transform(texts) as float32: every text's terms looked up
-        at once (a map over one list) and the duplicates summed by scipy, instead of a Python loop a term."""
-        terms = [self.analyzer(text) for text in texts]
-        lengths = np.fromiter(map(len, terms), dtype=np.int64, count=len(terms))
-        columns = np.fromiter(
-            map(self.vocabulary.get, itertools.chain.from_iterable(terms), itertools.repeat(-1)),
-            dtype=np.int64,
-            count=int(lengths.sum()),
-        )
+        """CountVectorizer(analyzer=..., vocabulary=...).transform(texts) as float32: every text's known terms as
+        columns, from its words' (word_columns), and the duplicates summed by scipy."""
+        words = [normalise(text).split() for text in texts]
+        known = self.word_columns
+        if len(known) > WORD_CACHE:
+            known.clear()
+        for word in {word for text in words for word in text} - known.keys():
+            known[word] = tuple(c for term in self.word_terms(word) if (c := self.vocabulary.get(term)) is not None)
+        per_text = [list(itertools.chain.from_iterable(map(known.__getitem__, text))) for text in words]
+        lengths = np.fromiter(map(len, per_text), dtype=np.int64, count=len(per_text))
+        columns = np.fromiter(itertools.chain.from_iterable(per_text), dtype=np.int64, count=int(lengths.sum()))
         rows = np.repeat(np.arange(len(texts)), lengths)
-        known = columns >= 0
-        ones = np.ones(int(known.sum()), dtype=np.float32)
+        ones = np.ones(len(columns), dtype=np.float32)
         shape = (len(texts), len(self.vocabulary))
-        counted = sparse.csr_matrix((ones, (rows[known], columns[known])), shape=shape, dtype=np.float32)
+        counted = sparse.csr_matrix((ones, (rows, columns)), shape=shape, dtype=np.float32)
         counted.sum_duplicates()  # also sorts each row's columns, as CountVectorizer leaves them
         return counted
 

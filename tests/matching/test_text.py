@@ -6,12 +6,14 @@ import numpy as np
 import pytest
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
+from matching import text as text_module
 from matching.engine import Engine, Index
 from matching.text import (
     ConceptVectoriser,
     SharedAnalysis,
     char_grams,
     normalise,
+    stem_grams,
     stems,
     strip_language,
     words,
@@ -175,11 +177,23 @@ def test_char_grams_are_scikit_learns_char_wb_grams(country_texts: list[str]) ->
 
 def test_shared_counts_are_what_count_vectorizer_counts(matcher: Engine, country_texts: list[str]) -> None:
     analysis = matcher.enricher_.analysis_
-    for merged in (analysis.chars_, analysis.words_):
+    for merged, analyzer in ((analysis.chars_, char_grams), (analysis.words_, stem_grams)):
         found = merged.counts(country_texts)
-        expected = CountVectorizer(analyzer=merged.analyzer, vocabulary=merged.vocabulary, dtype=np.float32)
+        expected = CountVectorizer(analyzer=analyzer, vocabulary=merged.vocabulary, dtype=np.float32)
         wanted = expected.transform(country_texts)
         assert found.shape == wanted.shape and found.dtype == wanted.dtype
         assert found.nnz > 5 * len(country_texts)
         for part in ("indptr", "indices", "data"):
             assert np.array_equal(getattr(found, part), getattr(wanted, part)), part
+
+
+def test_counts_stay_the_same_when_the_word_cache_fills(
+    matcher: Engine, country_texts: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    merged = matcher.enricher_.analysis_.chars_
+    wanted = CountVectorizer(analyzer=char_grams, vocabulary=merged.vocabulary, dtype=np.float32)
+    monkeypatch.setattr(text_module, "WORD_CACHE", 50)  # emptied in nearly every batch below
+    for start in range(0, len(country_texts), 7):
+        batch = country_texts[start : start + 7]
+        assert (merged.counts(batch) != wanted.transform(batch)).nnz == 0
+    assert 0 < len(merged.word_columns) <= 50 + len({w for t in country_texts[-7:] for w in normalise(t).split()})
