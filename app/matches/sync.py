@@ -19,7 +19,7 @@ from app.errors import Conflict
 from app.listings.models import Listing
 from app.matches import adapter, repository, shortlist
 from app.matches.engine import get_engine
-from app.matches.forked import Forked, processes_for
+from app.matches.forked import Forked, collector_paused, processes_for
 from app.matches.live import LiveIndex, changed_in_transaction, live_index, log_match_changes
 from app.matches.models import Match
 from app.webhooks import service as webhooks
@@ -253,11 +253,12 @@ def rebuild(
     # First, while the table holds only the matches stored before: after the offers pass the same statement scanned
     # 1.44 M fresh rows (1.7 s at 100k). The offers pass writes no match of these listings.
     removed = repository.delete_untouched_matches_of_non_offers(session)
-    rows = repository.all_listing_rows(session)
-    workers = _processes(processes, len(rows))
-    profiles = _profiles_of(engine, rows, workers, progress)
-    taking_part = [profile for row, profile in zip(rows, profiles, strict=True) if is_eligible(row)]
-    index = Index(engine).add_profiles(taking_part)
+    with collector_paused():
+        rows = repository.all_listing_rows(session)
+        workers = _processes(processes, len(rows))
+        profiles = _profiles_of(engine, rows, workers, progress)
+        taking_part = [profile for row, profile in zip(rows, profiles, strict=True) if is_eligible(row)]
+        index = Index(engine).add_profiles(taking_part)
     # The profiles are stored while the processes rank the needs, in steps between their results: alone, storing
     # them kept one core busy and the other idle (~14 s at 100k). Ranking needs none of it.
     storing = _storing_profiles(session, rows, profiles)

@@ -1,10 +1,11 @@
 """Forked: a rebuild's work over forked processes gives what the same work gives in this process."""
 
+import gc
 from collections.abc import Iterator
 
 import pytest
 
-from app.matches.forked import Forked
+from app.matches.forked import Forked, collector_paused
 
 
 def _scaled(factor: int, task: int) -> int:
@@ -38,3 +39,29 @@ def test_at_most_two_tasks_a_process_are_handed_out_ahead_of_the_caller() -> Non
         assert next(results) == 0
         assert drawn <= 4
         assert sum(results) == sum(range(1, 100))
+
+
+def _collecting(_: object, task: int) -> bool:
+    return gc.isenabled()
+
+
+def test_the_collector_pauses_here_and_not_in_the_processes_and_comes_back() -> None:
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+        with Forked(None, 2) as work:
+            assert list(work.map(_collecting, range(4))) == [True] * 4
+    assert gc.isenabled()
+    with pytest.raises(ValueError), collector_paused():
+        raise ValueError("a failing rebuild")
+    assert gc.isenabled()
+
+
+def test_a_collector_off_before_stays_off() -> None:
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
