@@ -127,7 +127,7 @@ def timing(pair: Pair) -> Outcome:
 
 def quality(pair: Pair) -> Outcome:
     offer, need = pair.offer.listing.properties, pair.need.listing.properties
-    if not need.keys() & QUALITY_LIMITS.keys():  # most needs set none: no loop over every limit for them
+    if need.keys().isdisjoint(QUALITY_LIMITS):  # most needs set none: no loop over every limit for them
         return _UNSTATED
     met, unknown = [], []
     for limit_key, (offer_key, sense, name, unit) in QUALITY_LIMITS.items():

@@ -20,6 +20,7 @@ from matching.comparisons import Outcome, Pair
 from matching.enrich import Enricher
 from matching.knowledge import Knowledge, Route
 from matching.records import Candidate, Listing, Profile
+from matching.rounding import rounded
 from matching.scoring import BOUND_SLACK, RuleScorer
 from matching.tally import Seen
 from matching.taxonomy import EwcEntry, Suggestion, read_ewc_catalogue
@@ -97,7 +98,7 @@ class Engine:
             score=scored.score,
             rule=rule,
             components=components,
-            distance_km=round(pair.distance_km, 2) if pair.distance_km is not None else None,
+            distance_km=rounded(pair.distance_km, 2) if pair.distance_km is not None else None,
             impact=impact.estimate(
                 pair.offer.listing, pair.need.listing, pair.route, pair.distance_km, self.knowledge, sentences=sentences
             ),
@@ -199,7 +200,7 @@ class Engine:
         for s in shared:
             if s.concept.startswith("route:"):
                 route = self.knowledge.routes[s.concept[6:]]
-                key = (-round(s.strength, 4), -(route.max_distance_km or 0.0), route.id)
+                key = (-rounded(s.strength, 4), -(route.max_distance_km or 0.0), route.id)
                 if best is None or key < best:
                     best, chosen = key, route
         return chosen

@@ -14,6 +14,7 @@ import numpy as np
 from matching.knowledge import Knowledge, Route
 from matching.quality import number
 from matching.records import Evidence, Listing, Profile
+from matching.rounding import rounded
 from matching.taxonomy import CodeSuggester, EwcEntry
 from matching.text import ConceptVectoriser, SharedAnalysis
 
@@ -116,7 +117,7 @@ class Enricher:
 
     def _add(self, concepts: dict[str, Evidence], concept: str, weight: float, source: str) -> None:
         if concept not in concepts or concepts[concept].weight < weight:
-            concepts[concept] = Evidence(round(weight, 4), source)
+            concepts[concept] = Evidence(rounded(weight, 4), source)
 
     def _add_code(self, concepts: dict[str, Evidence], code: str, weight: float, source: str) -> None:
         self._add(concepts, f"ewc:{code}", weight, source)

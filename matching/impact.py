@@ -2,6 +2,7 @@
 
 from matching.knowledge import Factor, Knowledge, Route
 from matching.records import Impact, Listing
+from matching.rounding import rounded
 
 ROAD_FACTOR = "road_freight_hgv_average"
 
@@ -55,7 +56,7 @@ def _figures(
         amount = min(amount, demand[0])
     usable = _usable_factors(route, unit, knowledge) if route else []
     if route is None or not usable:
-        return Impact(round(amount, 3), unit, None, None, None, None, "")
+        return Impact(rounded(amount, 3), unit, None, None, None, None, "")
     substitute, disposal = _factor(route.substitutes, knowledge), _factor(route.disposal_avoided, knowledge)
     ratio = route.substitution_ratio or 1.0
     substitution = amount * ratio * substitute.kg_co2e_per_unit / 1000 if substitute in usable and substitute else 0.0
@@ -65,12 +66,12 @@ def _figures(
     if unit == "t" and distance_km is not None and road is not None:
         transport = amount * distance_km * road.kg_co2e_per_unit / 1000
     return Impact(
-        quantity=round(amount, 3),
+        quantity=rounded(amount, 3),
         unit=unit,
-        co2e_avoided_t=round(substitution + avoided_disposal - transport, 3),
-        substitution_t=round(substitution, 3),
-        disposal_avoided_t=round(avoided_disposal, 3),
-        transport_t=round(transport, 3),
+        co2e_avoided_t=rounded(substitution + avoided_disposal - transport, 3),
+        substitution_t=rounded(substitution, 3),
+        disposal_avoided_t=rounded(avoided_disposal, 3),
+        transport_t=rounded(transport, 3),
         basis="",
         route=route.id,
     )

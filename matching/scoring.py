@@ -8,6 +8,7 @@ from matching import comparisons
 from matching.blocking import round4
 from matching.comparisons import Outcome, Pair
 from matching.records import Comparison
+from matching.rounding import rounded
 
 COMPARISONS: dict[str, Callable[[Pair], Outcome]] = {
     "material": comparisons.material,
@@ -60,7 +61,10 @@ class RuleScorer:
         total = self._total
         # A list built then frozen: a generator's frames cost more than the arithmetic for seven values.
         return tuple(
-            [round(weight * outcome.value / total, 4) for weight, outcome in zip(self._ordered, outcomes, strict=True)]
+            [
+                rounded(weight * outcome.value / total, 4)
+                for weight, outcome in zip(self._ordered, outcomes, strict=True)
+            ]
         )
 
     @staticmethod
@@ -70,7 +74,7 @@ class RuleScorer:
         score = 0.0
         for part in parts:
             score += part
-        return round(min(1.0, score), 4)
+        return rounded(min(1.0, score), 4)
 
     def comparisons(
         self, outcomes: tuple[Outcome, ...], parts: tuple[float, ...], sentences: bool = True
@@ -80,7 +84,7 @@ class RuleScorer:
         reasons = [o.reason for o in outcomes] if sentences else _NO_REASONS
         made = zip(COMPARISONS, self._ordered, outcomes, parts, reasons, strict=True)
         # tuple.__new__ rather than Comparison(...): a named tuple's constructor is a Python function of its own.
-        return tuple([_new(Comparison, (n, round(o.value, 4), w, p, o.level, r)) for n, w, o, p, r in made])
+        return tuple([_new(Comparison, (n, rounded(o.value, 4), w, p, o.level, r)) for n, w, o, p, r in made])
 
     def upper_bounds(self, known: Mapping[str, np.ndarray], size: int) -> np.ndarray:
         """The most each of `size` pairs can score, before comparing them: the comparison values already known (or

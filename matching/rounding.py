@@ -1,0 +1,21 @@
+"""round(x, places) for the few places the engine stores, about twice as fast: a rebuild rounds ~30 numbers for each
+of 1.44 M pairs at 100k listings, and Python's round(x, n) writes the number out in decimal to do it."""
+
+import math
+
+_SCALES = (1.0, 10.0, 100.0, 1e3, 1e4)
+
+
+def rounded(x: float, places: int) -> float:
+    """round(x, places), for 0 <= places <= 4. x * 10**places, computed in floating point, is within 2**-53 of
+    itself times the exact product; below 1e11 that is less than 1e-4 away, so when it lies farther than that from
+    halfway between two integers, its nearest integer k is the one the exact decimal rounding picks, and k / 10**places
+    (an exact integer divided by an exact power of ten, rounded once) is the double nearest that decimal, which is
+    what round returns. Near halfway, for large or odd values (NaN, infinities, integers), round does it."""
+    if type(x) is float:
+        scaled = x * _SCALES[places]
+        if -1e11 < scaled < 1e11:
+            k = round(scaled)
+            if abs(scaled - k) < 0.4999:
+                return k / _SCALES[places] if k else math.copysign(0.0, x)
+    return round(x, places)
