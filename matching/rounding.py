@@ -7,11 +7,12 @@ _SCALES = (1.0, 10.0, 100.0, 1e3, 1e4)
 
 
 def rounded(x: float, places: int) -> float:
-    """round(x, places), for 0 <= places <= 4. x * 10**places, computed in floating point, is within 2**-53 of
-    itself times the exact product; below 1e11 that is less than 1e-4 away, so when it lies farther than that from
-    halfway between two integers, its nearest integer k is the one the exact decimal rounding picks, and k / 10**places
-    (an exact integer divided by an exact power of ten, rounded once) is the double nearest that decimal, which is
-    what round returns. Near halfway, for large or odd values (NaN, infinities, integers), round does it."""
+    """round(x, places), for 0 <= places <= 4. The product x * 10**places computed in floating point differs from
+    the exact one by at most 2**-53 of it: below 1e11, by less than 1e-4. So where it lies farther than that from
+    halfway between two integers, its nearest integer k is the one the exact decimal rounding picks, and
+    k / 10**places (an exact integer over an exact power of ten, rounded once) is the double nearest that decimal,
+    which is what round returns. Near halfway, and for large or odd values (NaN, infinities, integers), round does it.
+    A zero keeps the sign round gives it."""
     if type(x) is float:
         scaled = x * _SCALES[places]
         if -1e11 < scaled < 1e11:

@@ -178,12 +178,11 @@ class _MergedVocabulary:
         """CountVectorizer(analyzer=..., vocabulary=...).transform(texts) as float32: every text's known terms as
         columns, from its words' (word_columns), and the duplicates summed by scipy."""
         words = [normalise(text).split() for text in texts]
-        known = self.word_columns
-        if len(known) > WORD_CACHE:
-            known.clear()
-        for word in {word for text in words for word in text} - known.keys():
-            known[word] = tuple(c for term in self.word_terms(word) if (c := self.vocabulary.get(term)) is not None)
-        per_text = [list(itertools.chain.from_iterable(map(known.__getitem__, text))) for text in words]
+        if len(self.word_columns) > WORD_CACHE:
+            self.word_columns.clear()
+        # This call's own words kept apart: a request thread emptying the shared cache must not take them away.
+        columns_of = {word: self._columns_of(word) for word in {word for text in words for word in text}}
+        per_text = [list(itertools.chain.from_iterable(map(columns_of.__getitem__, text))) for text in words]
         lengths = np.fromiter(map(len, per_text), dtype=np.int64, count=len(per_text))
         columns = np.fromiter(itertools.chain.from_iterable(per_text), dtype=np.int64, count=int(lengths.sum()))
         rows = np.repeat(np.arange(len(texts)), lengths)
@@ -192,6 +191,13 @@ class _MergedVocabulary:
         counted = sparse.csr_matrix((ones, (rows, columns)), shape=shape, dtype=np.float32)
         counted.sum_duplicates()  # also sorts each row's columns, as CountVectorizer leaves them
         return counted
+
+    def _columns_of(self, word: str) -> tuple[int, ...]:
+        found = self.word_columns.get(word)
+        if found is None:
+            found = tuple(c for term in self.word_terms(word) if (c := self.vocabulary.get(term)) is not None)
+            self.word_columns[word] = found
+        return found
 
     def tfidf(self, texts: Sequence[str]) -> list[sparse.csr_matrix]:
         counts = self.counts(texts)

@@ -1,6 +1,8 @@
 """Text normalisation and the multilingual concept vectoriser."""
 
 import re
+import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -197,3 +199,26 @@ def test_counts_stay_the_same_when_the_word_cache_fills(
         batch = country_texts[start : start + 7]
         assert (merged.counts(batch) != wanted.transform(batch)).nnz == 0
     assert 0 < len(merged.word_columns) <= 50 + len({w for t in country_texts[-7:] for w in normalise(t).split()})
+
+
+def test_counts_from_several_threads_while_the_word_cache_empties(
+    matcher: Engine, country_texts: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server enriches in request threads: one thread emptying the shared cache must not take words away from
+    another between its looking them up and its counting."""
+    merged = matcher.enricher_.analysis_.chars_
+    wanted = CountVectorizer(analyzer=char_grams, vocabulary=merged.vocabulary, dtype=np.float32)
+    batches = [country_texts[start : start + 3] for start in range(0, len(country_texts), 3)]
+    expected = [wanted.transform(batch) for batch in batches]
+    monkeypatch.setattr(text_module, "WORD_CACHE", 2)  # emptied by nearly every call
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads switch as often as they can
+
+    def count_all(_: int) -> int:
+        return sum((merged.counts(b) != e).nnz for b, e in zip(batches * 5, expected * 5, strict=True))
+
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            assert list(pool.map(count_all, range(8))) == [0] * 8
+    finally:
+        sys.setswitchinterval(interval)
