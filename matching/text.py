@@ -55,7 +55,7 @@ def stems(text: str) -> list[str]:
 
 @lru_cache(maxsize=ANALYSIS_CACHE)
 def stem_grams(text: str) -> tuple[str, ...]:
-    return tuple(word[:5] for word in normalise(text).split() if len(word) > 2)
+    return tuple(itertools.chain.from_iterable(map(word_stem, normalise(text).split())))
 
 
 @lru_cache(maxsize=ANALYSIS_CACHE)
