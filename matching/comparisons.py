@@ -15,7 +15,8 @@ from matching.records import Profile
 
 
 class Outcome(NamedTuple):
-    """A named tuple, not a dataclass: seven are made for every pair compared."""
+    """A named tuple, not a dataclass: seven are made for every pair compared (made with _new where that happens
+    for every pair: a named tuple's constructor is a Python function of its own, twice the cost of the tuple)."""
 
     value: float
     level: str
@@ -25,6 +26,9 @@ class Outcome(NamedTuple):
     @property
     def reason(self) -> str:
         return self.said if isinstance(self.said, str) else self.said()
+
+
+_new = tuple.__new__
 
 
 class Pair(NamedTuple):
@@ -52,15 +56,24 @@ def material(pair: Pair) -> Outcome:
     best = pair.shared[0]
     code, rule = pair.offer.ewc, best.rule
     if rule == "same_code":
-        return Outcome(best.strength, "same code", lambda: f"Both listings name EWC {code}.")
+        return _new(Outcome, (best.strength, "same code", lambda: f"Both listings name EWC {code}.", False))
     if rule == "text_neighbour":
         label = pair.label
-        return Outcome(best.strength, "same material", lambda: f"Both descriptions point to {label(best.concept)}.")
+        return _new(
+            Outcome,
+            (best.strength, "same material", lambda: f"Both descriptions point to {label(best.concept)}.", False),
+        )
     if rule == "code_proximity":
-        return Outcome(best.strength, "related code", lambda: f"The codes share EWC subchapter {best.concept[4:]}.")
+        return _new(
+            Outcome,
+            (best.strength, "related code", lambda: f"The codes share EWC subchapter {best.concept[4:]}.", False),
+        )
     if rule == "same_stream":
-        return Outcome(best.strength, "same stream", lambda: f"Both are about {pair.label(best.concept).lower()}.")
-    return Outcome(best.strength, "known route", lambda: _route_sentence(pair, best))
+        return _new(
+            Outcome,
+            (best.strength, "same stream", lambda: f"Both are about {pair.label(best.concept).lower()}.", False),
+        )
+    return _new(Outcome, (best.strength, "known route", lambda: _route_sentence(pair, best), False))
 
 
 def _route_sentence(pair: Pair, best: Shared) -> str:
@@ -79,7 +92,9 @@ def text(pair: Pair) -> Outcome:
     norm = (pair.offer.sum_of_squares * pair.need.sum_of_squares) ** 0.5
     value = dot / norm if norm else 0.0
     level = "close" if value >= 0.5 else "partial" if value >= 0.2 else "weak"
-    return Outcome(value, level, lambda: f"The descriptions overlap on: {'; '.join(_shared_labels(pair))}.")
+    return _new(
+        Outcome, (value, level, lambda: f"The descriptions overlap on: {'; '.join(_shared_labels(pair))}.", False)
+    )
 
 
 def _shared_labels(pair: Pair) -> list[str]:
@@ -94,7 +109,10 @@ def distance(pair: Pair) -> Outcome:
         return Outcome(0.0, "too far", lambda: f"{km:.0f} km apart, beyond the {limit:.0f} km limit.", excluded=True)
     value = max(0.0, 1.0 - (km / limit) ** 1.5)
     level = "near" if value >= 0.7 else "reachable" if value >= 0.3 else "far"
-    return Outcome(value, level, lambda: f"{km:.0f} km apart, within the {limit:.0f} km this exchange can travel.")
+    return _new(
+        Outcome,
+        (value, level, lambda: f"{km:.0f} km apart, within the {limit:.0f} km this exchange can travel.", False),
+    )
 
 
 def quantity(pair: Pair) -> Outcome:
@@ -106,7 +124,7 @@ def quantity(pair: Pair) -> Outcome:
         return Outcome(0.0, "none", "One side states a quantity of zero.")
     ratio = min(supply, demand) / max(supply, demand)
     level = "good fit" if ratio >= 0.5 else "partial" if ratio >= 0.1 else "poor fit"
-    return Outcome(ratio**0.5, level, lambda: _quantity_sentence(supply, demand, unit))
+    return _new(Outcome, (ratio**0.5, level, lambda: _quantity_sentence(supply, demand, unit), False))
 
 
 def _quantity_sentence(supply: float, demand: float, unit: str) -> str:
@@ -116,13 +134,16 @@ def _quantity_sentence(supply: float, demand: float, unit: str) -> str:
 
 def timing(pair: Pair) -> Outcome:
     a, b = pair.offer.listing, pair.need.listing
+    if a.available_from is a.available_until is b.available_from is b.available_until is None:
+        return _OPEN  # most listings set no window
     start = max(a.available_from or date.min, b.available_from or date.min)
     end = min(a.available_until or date.max, b.available_until or date.max)
     if start > end:
         return Outcome(0.0, "no overlap", "The availability windows do not overlap.", excluded=True)
-    if (a.available_from, a.available_until, b.available_from, b.available_until) == (None,) * 4:
-        return Outcome(1.0, "open", "Neither side limits when the exchange can happen.")
-    return Outcome(1.0, "overlap", lambda: f"Both are available from {_day(start)} to {_day(end)}.")
+    return _new(Outcome, (1.0, "overlap", lambda: f"Both are available from {_day(start)} to {_day(end)}.", False))
+
+
+_OPEN = Outcome(1.0, "open", "Neither side limits when the exchange can happen.")
 
 
 def quality(pair: Pair) -> Outcome:
@@ -160,23 +181,27 @@ _UNSTATED = Outcome(UNSTATED_QUALITY, "unstated", "Neither side states quality l
 def legal(pair: Pair) -> Outcome:
     """Hazardous offers go only to receivers that accept them; waste goes only to a fitting permit (R code)."""
     offer, need = pair.offer.listing, pair.need.listing
-    accepts = need.hazardous or bool(need.properties.get("accepts_hazardous"))
-    if offer.hazardous and not accepts:
+    if offer.hazardous and not (need.hazardous or need.properties.get("accepts_hazardous")):
         return Outcome(
             0.0,
             "hazardous",
             "The offer is hazardous and the need does not accept hazardous waste.",
             excluded=True,
         )
+    if offer.legal_status != "waste":
+        if not offer.hazardous:
+            return _ALLOWED
+        return _new(Outcome, (1.0, "noted", lambda: _legal_notes(True, offer.legal_status, set(), set()), False))
     wanted = set(offer.recovery_operations) or set(pair.route.recovery_operations if pair.route else ())
     permitted = set(need.recovery_operations)
-    if offer.legal_status == "waste" and wanted and permitted and not wanted & permitted:
+    if wanted and permitted and not wanted & permitted:
         needs, holds = ", ".join(sorted(wanted)), ", ".join(sorted(permitted))
         reason = f"The waste needs recovery {needs}; the receiver is permitted for {holds}."
         return Outcome(0.0, "no permit", reason, excluded=True)
-    if offer.hazardous or offer.legal_status == "waste":
-        return Outcome(1.0, "noted", lambda: _legal_notes(offer.hazardous, offer.legal_status, wanted, permitted))
-    return Outcome(1.0, "allowed", "No hazard or waste-permit obstacle.")
+    return _new(Outcome, (1.0, "noted", lambda: _legal_notes(offer.hazardous, "waste", wanted, permitted), False))
+
+
+_ALLOWED = Outcome(1.0, "allowed", "No hazard or waste-permit obstacle.")
 
 
 def _legal_notes(hazardous: bool, legal_status: str | None, wanted: set[str], permitted: set[str]) -> str:
