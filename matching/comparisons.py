@@ -52,28 +52,33 @@ class Pair(NamedTuple):
         return f"EWC {key}"
 
 
+# What the material comparison says of a pair, by the rule that found its strongest shared concept.
+MATERIAL_LEVELS = {
+    "same_code": "same code",
+    "text_neighbour": "same material",
+    "code_proximity": "related code",
+    "same_stream": "same stream",
+    "knowledge_route": "known route",
+    "activity_route": "known route",
+}
+
+
 def material(pair: Pair) -> Outcome:
     best = pair.shared[0]
-    code, rule = pair.offer.ewc, best.rule
+    return _new(Outcome, (best.strength, MATERIAL_LEVELS[best.rule], lambda: _material_sentence(pair, best), False))
+
+
+def _material_sentence(pair: Pair, best: Shared) -> str:
+    rule = best.rule
     if rule == "same_code":
-        return _new(Outcome, (best.strength, "same code", lambda: f"Both listings name EWC {code}.", False))
+        return f"Both listings name EWC {pair.offer.ewc}."
     if rule == "text_neighbour":
-        label = pair.label
-        return _new(
-            Outcome,
-            (best.strength, "same material", lambda: f"Both descriptions point to {label(best.concept)}.", False),
-        )
+        return f"Both descriptions point to {pair.label(best.concept)}."
     if rule == "code_proximity":
-        return _new(
-            Outcome,
-            (best.strength, "related code", lambda: f"The codes share EWC subchapter {best.concept[4:]}.", False),
-        )
+        return f"The codes share EWC subchapter {best.concept[4:]}."
     if rule == "same_stream":
-        return _new(
-            Outcome,
-            (best.strength, "same stream", lambda: f"Both are about {pair.label(best.concept).lower()}.", False),
-        )
-    return _new(Outcome, (best.strength, "known route", lambda: _route_sentence(pair, best), False))
+        return f"Both are about {pair.label(best.concept).lower()}."
+    return _route_sentence(pair, best)
 
 
 def _route_sentence(pair: Pair, best: Shared) -> str:
@@ -88,13 +93,18 @@ def _route_sentence(pair: Pair, best: Shared) -> str:
 
 def text(pair: Pair) -> Outcome:
     """Overlap of the two concept profiles (cosine): how much the descriptions say the same, in any language."""
-    dot = sum(s.offer.weight * s.need.weight for s in pair.shared)  # the shared concepts are the common ones
-    norm = (pair.offer.sum_of_squares * pair.need.sum_of_squares) ** 0.5
-    value = dot / norm if norm else 0.0
-    level = "close" if value >= 0.5 else "partial" if value >= 0.2 else "weak"
+    value, level = text_measure(pair)
     return _new(
         Outcome, (value, level, lambda: f"The descriptions overlap on: {'; '.join(_shared_labels(pair))}.", False)
     )
+
+
+def text_measure(pair: Pair) -> tuple[float, str]:
+    """The text comparison's value and level."""
+    dot = sum(s.offer.weight * s.need.weight for s in pair.shared)  # the shared concepts are the common ones
+    norm = (pair.offer.sum_of_squares * pair.need.sum_of_squares) ** 0.5
+    value = dot / norm if norm else 0.0
+    return value, "close" if value >= 0.5 else "partial" if value >= 0.2 else "weak"
 
 
 def _shared_labels(pair: Pair) -> list[str]:
@@ -103,28 +113,49 @@ def _shared_labels(pair: Pair) -> list[str]:
 
 def distance(pair: Pair) -> Outcome:
     if pair.distance_km is None:
-        return Outcome(0.5, "unknown", "A location is missing, so the distance is unknown.")
+        return _DISTANCE_UNKNOWN
     km, limit = pair.distance_km, pair.limit_km
     if km > limit:
         return Outcome(0.0, "too far", lambda: f"{km:.0f} km apart, beyond the {limit:.0f} km limit.", excluded=True)
-    value = max(0.0, 1.0 - (km / limit) ** 1.5)
-    level = "near" if value >= 0.7 else "reachable" if value >= 0.3 else "far"
+    value, level = distance_measure(km, limit)
     return _new(
         Outcome,
         (value, level, lambda: f"{km:.0f} km apart, within the {limit:.0f} km this exchange can travel.", False),
     )
 
 
+def distance_measure(km: float, limit: float) -> tuple[float, str]:
+    """The distance comparison's value and level for a pair within its limit."""
+    value = max(0.0, 1.0 - (km / limit) ** 1.5)
+    return value, "near" if value >= 0.7 else "reachable" if value >= 0.3 else "far"
+
+
+_DISTANCE_UNKNOWN = Outcome(0.5, "unknown", "A location is missing, so the distance is unknown.")
+
+
 def quantity(pair: Pair) -> Outcome:
     offered, needed = pair.offer.listing.annual, pair.need.listing.annual
+    value, level = quantity_measure(offered, needed)
+    if offered is None or needed is None or level == "unknown":
+        return _QUANTITIES_UNKNOWN
+    if level == "none":
+        return _NO_QUANTITY
+    return _new(Outcome, (value, level, lambda: _quantity_sentence(offered[0], needed[0], offered[1]), False))
+
+
+def quantity_measure(offered: tuple[float, str] | None, needed: tuple[float, str] | None) -> tuple[float, str]:
+    """The quantity comparison's value and level, from the annual rates (Listing.annual) of offer and need."""
     if offered is None or needed is None or offered[1] != needed[1]:
-        return Outcome(0.5, "unknown", "The quantities cannot be compared (missing or in different units).")
-    (supply, unit), (demand, _) = offered, needed
+        return 0.5, "unknown"
+    supply, demand = offered[0], needed[0]
     if supply == 0 or demand == 0:
-        return Outcome(0.0, "none", "One side states a quantity of zero.")
+        return 0.0, "none"
     ratio = min(supply, demand) / max(supply, demand)
-    level = "good fit" if ratio >= 0.5 else "partial" if ratio >= 0.1 else "poor fit"
-    return _new(Outcome, (ratio**0.5, level, lambda: _quantity_sentence(supply, demand, unit), False))
+    return ratio**0.5, "good fit" if ratio >= 0.5 else "partial" if ratio >= 0.1 else "poor fit"
+
+
+_QUANTITIES_UNKNOWN = Outcome(0.5, "unknown", "The quantities cannot be compared (missing or in different units).")
+_NO_QUANTITY = Outcome(0.0, "none", "One side states a quantity of zero.")
 
 
 def _quantity_sentence(supply: float, demand: float, unit: str) -> str:

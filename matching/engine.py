@@ -15,7 +15,7 @@ from typing import NamedTuple, Self
 
 import numpy as np
 
-from matching import blocking, impact, ranking
+from matching import blocking, columns, impact, ranking
 from matching.comparisons import Outcome, Pair
 from matching.enrich import Enricher
 from matching.knowledge import Knowledge, Route
@@ -64,8 +64,28 @@ class Engine:
         scored = self.score(offer, need)
         return None if scored is None else self.candidate(scored, sentences=sentences)
 
+    def pairs(self, pairs: Sequence[tuple[Profile, Profile]]) -> list[Candidate | None]:
+        """[self.pair(offer, need, sentences=False) for offer, need in pairs], with the arithmetic after the
+        comparisons done for all pairs at once (matching.columns): the way to write many candidates."""
+        return columns.candidates(self, pairs)
+
     def score(self, offer: Profile, need: Profile) -> "Scored | None":
         """What pair() decides, without writing the sentences and the impact estimate: enough to rank the pair."""
+        pair = self.blocked(offer, need)
+        if pair is None:
+            return None
+        outcomes = self.scorer.outcomes(pair)
+        if outcomes is None:
+            return None
+        parts = self.scorer.parts_of(outcomes)
+        score = self.scorer.score_of(parts)
+        if score < self.min_score:
+            return None
+        return Scored(offer.listing.id, need.listing.id, score, pair, outcomes, parts)
+
+    def blocked(self, offer: Profile, need: Profile) -> Pair | None:
+        """The pair as blocking sees it (its shared concepts, route, distance and distance limit), or None when a
+        hard filter rules it out before any comparison."""
         if not blocking.compatible(offer, need):
             return None
         shared = blocking.shared_concepts(offer, need)
@@ -76,15 +96,7 @@ class Engine:
         limit_km = blocking.distance_limit_km(offer, need, route.max_distance_km if route else None)
         if distance is not None and distance > limit_km:
             return None  # what the distance comparison would say; the rest need not be computed
-        pair = Pair(offer, need, shared, distance, limit_km, route, self.knowledge)
-        outcomes = self.scorer.outcomes(pair)
-        if outcomes is None:
-            return None
-        parts = self.scorer.parts_of(outcomes)
-        score = self.scorer.score_of(parts)
-        if score < self.min_score:
-            return None
-        return Scored(offer.listing.id, need.listing.id, score, pair, outcomes, parts)
+        return Pair(offer, need, shared, distance, limit_km, route, self.knowledge)
 
     def candidate(self, scored: "Scored", *, sentences: bool = True) -> Candidate:
         """The scored pair with its comparisons and impact written out; without `sentences`, the comparisons'

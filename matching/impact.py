@@ -48,23 +48,18 @@ def _figures(
     offer: Listing, need: Listing, route: Route | None, distance_km: float | None, knowledge: Knowledge
 ) -> Impact:
     """The estimate without its basis."""
-    supply, demand = offer.annual, need.annual
-    if supply is None:
+    exchanged = exchanged_per_year(offer, need)
+    if exchanged is None:
         return Impact(None, None, None, None, None, None, "")
-    amount, unit = supply
-    if demand is not None and demand[1] == unit:
-        amount = min(amount, demand[0])
-    usable = _usable_factors(route, unit, knowledge) if route else []
-    if route is None or not usable:
+    amount, unit = exchanged
+    factors = route_factors(route, unit, knowledge) if route else None
+    if route is None or factors is None:
         return Impact(rounded(amount, 3), unit, None, None, None, None, "")
-    substitute, disposal = _factor(route.substitutes, knowledge), _factor(route.disposal_avoided, knowledge)
-    ratio = route.substitution_ratio or 1.0
-    substitution = amount * ratio * substitute.kg_co2e_per_unit / 1000 if substitute in usable and substitute else 0.0
-    avoided_disposal = amount * disposal.kg_co2e_per_unit / 1000 if disposal in usable and disposal else 0.0
-    road = knowledge.factors.get(ROAD_FACTOR)
-    transport = 0.0
-    if unit == "t" and distance_km is not None and road is not None:
-        transport = amount * distance_km * road.kg_co2e_per_unit / 1000
+    ratio, substitute_kg, disposal_kg = factors
+    substitution = amount * ratio * substitute_kg / 1000 if substitute_kg is not None else 0.0
+    avoided_disposal = amount * disposal_kg / 1000 if disposal_kg is not None else 0.0
+    road_kg = road_kg_per_tkm(unit, distance_km, knowledge)
+    transport = amount * distance_km * road_kg / 1000 if road_kg is not None and distance_km is not None else 0.0
     return Impact(
         quantity=rounded(amount, 3),
         unit=unit,
@@ -75,6 +70,38 @@ def _figures(
         basis="",
         route=route.id,
     )
+
+
+def exchanged_per_year(offer: Listing, need: Listing) -> tuple[float, str] | None:
+    """What the exchange would carry a year: the offer's annual rate, capped by the need's in the same unit."""
+    supply, demand = offer.annual, need.annual
+    if supply is None:
+        return None
+    amount, unit = supply
+    if demand is not None and demand[1] == unit:
+        amount = min(amount, demand[0])
+    return amount, unit
+
+
+def route_factors(route: Route, unit: str, knowledge: Knowledge) -> tuple[float, float | None, float | None] | None:
+    """What the estimate applies of a route to a quantity in this unit: the substitution ratio and the kg CO2e per
+    unit of the product substituted and of the disposal avoided (None: that factor does not apply); None when
+    neither applies."""
+    usable = _usable_factors(route, unit, knowledge)
+    if not usable:
+        return None
+    substitute, disposal = _factor(route.substitutes, knowledge), _factor(route.disposal_avoided, knowledge)
+    return (
+        route.substitution_ratio or 1.0,
+        substitute.kg_co2e_per_unit if substitute in usable and substitute else None,
+        disposal.kg_co2e_per_unit if disposal in usable and disposal else None,
+    )
+
+
+def road_kg_per_tkm(unit: str, distance_km: float | None, knowledge: Knowledge) -> float | None:
+    """The road freight factor the estimate subtracts, when the quantity is in tonnes and the distance known."""
+    road = knowledge.factors.get(ROAD_FACTOR)
+    return road.kg_co2e_per_unit if unit == "t" and distance_km is not None and road is not None else None
 
 
 def _usable_factors(route: Route, unit: str, knowledge: Knowledge) -> list[Factor]:

@@ -3,6 +3,8 @@ of 1.44 M pairs at 100k listings, and Python's round(x, n) writes the number out
 
 import math
 
+import numpy as np
+
 _SCALES = (1.0, 10.0, 100.0, 1e3, 1e4)
 
 
@@ -20,3 +22,13 @@ def rounded(x: float, places: int) -> float:
             if abs(scaled - k) < 0.4999:
                 return k / _SCALES[places] if k else math.copysign(0.0, x)
     return round(x, places)
+
+
+def rounded_array(values: np.ndarray, places: int) -> tuple[np.ndarray, np.ndarray]:
+    """rounded(x, places) of each value where rounded takes its arithmetic path (the same operations, so the same
+    doubles), and where it does not (near halfway, large or not finite): those the caller rounds with rounded."""
+    scale = _SCALES[places]
+    scaled = values * scale
+    nearest = np.rint(scaled)  # halves to even, as round; and -0.0 for a negative value that rounds to zero
+    fast = (np.abs(scaled) < 1e11) & (np.abs(scaled - nearest) < 0.4999)
+    return nearest / scale, ~fast

@@ -41,8 +41,8 @@ class RuleScorer:
     def __init__(self, weights: Mapping[str, float] | None = None) -> None:
         self.weights = dict(weights or DEFAULT_WEIGHTS)
         # In COMPARISONS order, and their sum: read for every pair compared.
-        self._ordered = tuple(self.weights.get(name, 0.0) for name in COMPARISONS)
-        self._total = sum(self.weights.values())
+        self.ordered_weights = tuple(self.weights.get(name, 0.0) for name in COMPARISONS)
+        self.total_weight = sum(self.weights.values())
 
     def outcomes(self, pair: Pair) -> tuple[Outcome, ...] | None:
         """What each comparison found (in COMPARISONS order, sentences not yet written), or None as soon as a hard
@@ -58,12 +58,12 @@ class RuleScorer:
     def parts_of(self, outcomes: tuple[Outcome, ...]) -> tuple[float, ...]:
         """Each comparison's share of the score, rounded as a stored comparison keeps it (Comparison.contribution):
         computed once per pair, for its score and for its comparisons."""
-        total = self._total
+        total = self.total_weight
         # A list built then frozen: a generator's frames cost more than the arithmetic for seven values.
         return tuple(
             [
                 rounded(weight * outcome.value / total, 4)
-                for weight, outcome in zip(self._ordered, outcomes, strict=True)
+                for weight, outcome in zip(self.ordered_weights, outcomes, strict=True)
             ]
         )
 
@@ -82,7 +82,7 @@ class RuleScorer:
         """The outcomes written out with their parts_of: each comparison's value, weight, share of the score and
         sentence (an empty one without `sentences`: a stored match that no party acted on writes them when read)."""
         reasons = [o.reason for o in outcomes] if sentences else _NO_REASONS
-        made = zip(COMPARISONS, self._ordered, outcomes, parts, reasons, strict=True)
+        made = zip(COMPARISONS, self.ordered_weights, outcomes, parts, reasons, strict=True)
         # tuple.__new__ rather than Comparison(...): a named tuple's constructor is a Python function of its own.
         return tuple([_new(Comparison, (n, rounded(o.value, 4), w, p, o.level, r)) for n, w, o, p, r in made])
 
@@ -90,8 +90,8 @@ class RuleScorer:
         """The most each of `size` pairs can score, before comparing them: the comparison values already known (or
         bounded from above) count as they are, every other comparison as its best value, 1."""
         bounds = np.zeros(size)
-        for name, weight in zip(COMPARISONS, self._ordered, strict=True):
-            bounds += weight * known.get(name, np.ones(size)) / self._total
+        for name, weight in zip(COMPARISONS, self.ordered_weights, strict=True):
+            bounds += weight * known.get(name, np.ones(size)) / self.total_weight
         return bounds
 
     def scores(self, known: Mapping[str, np.ndarray], exact: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -101,8 +101,8 @@ class RuleScorer:
         other way. Unsettled scores are to be computed pair by pair."""
         size = len(exact)
         score, unsure = np.zeros(size), ~exact
-        for name, weight in zip(COMPARISONS, self._ordered, strict=True):
-            part, edge = round4(weight * known.get(name, np.ones(size)) / self._total)
+        for name, weight in zip(COMPARISONS, self.ordered_weights, strict=True):
+            part, edge = round4(weight * known.get(name, np.ones(size)) / self.total_weight)
             score += part  # in score_of's order, from 0.0 as it starts: the same sums
             unsure |= edge
         score, edge = round4(np.minimum(1.0, score))

@@ -105,18 +105,34 @@ def kept_of_offer(
     tallied: Seen | None = None,
     explained: Container[str] = (),
 ) -> list[Candidate]:
-    """The offer's k best candidates and its pairs with the needs that count it among theirs. The k best come from
-    the pairs the needs' reaches saw (`tallied`, see matching.tally) when given, else from the offer's own reach.
-    Written without sentences (a stored match writes them when read) except with the needs in `explained`."""
-    profile, engine = index.profiles[offer], index.engine
+    """The offer's k best candidates and its pairs with the needs that count it among theirs (kept_needs), written
+    without sentences (a stored match writes them when read) except with the needs in `explained`."""
+    return written(
+        index, [(offer, need) for need in kept_needs(index, offer, chosen_by, k, tallied)], {offer: explained}
+    )
 
-    def pair(need: str) -> Candidate | None:
-        return engine.pair(profile, index.profiles[need], sentences=need in explained)
 
+def kept_needs(index: Index, offer: str, chosen_by: Iterable[str], k: int, tallied: Seen | None = None) -> list[str]:
+    """The needs of the offer's kept pairs: its k best, from the pairs the needs' reaches saw (`tallied`, see
+    matching.tally) when given, else from the offer's own reach; then the needs that count it among theirs."""
     if tallied is None:
-        best = [engine.candidate(s, sentences=s.need_id in explained) for s in index.ranked(offer, k)]
+        best = [scored.need_id for scored in index.ranked(offer, k)]
     else:
-        best = [c for c in (pair(need) for need, _ in index.top_of_tallied(offer, tallied, k)) if c is not None]
-    have = {candidate.need_id for candidate in best}
-    extra = (pair(need) for need in chosen_by if need not in have)
-    return best + [candidate for candidate in extra if candidate is not None]
+        best = [need for need, _ in index.top_of_tallied(offer, tallied, k)]
+    have = set(best)
+    return best + [need for need in chosen_by if need not in have]
+
+
+def written(
+    index: Index, pairs: Sequence[tuple[str, str]], explained: Mapping[str, Container[str]] | None = None
+) -> list[Candidate]:
+    """The candidates of these (offer, need) pairs that pass, in order: written together without sentences
+    (Engine.pairs), but one by one with them for the needs in explained[offer]."""
+    profiles, engine, explained = index.profiles, index.engine, explained or {}
+    plain = [pair for pair in pairs if pair[1] not in explained.get(pair[0], ())]
+    found = dict(zip(plain, engine.pairs([(profiles[o], profiles[n]) for o, n in plain]), strict=True))
+    if len(plain) < len(pairs):
+        found |= {
+            (o, n): engine.pair(profiles[o], profiles[n], sentences=True) for o, n in pairs if n in explained.get(o, ())
+        }
+    return [candidate for pair in pairs if (candidate := found[pair]) is not None]

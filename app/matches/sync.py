@@ -427,12 +427,15 @@ def _kept_of_offers(state: _Ranking, task: _Task) -> _Ranked:
     crosses back to the parent (in a rebuild with little to change, nearly nothing)."""
     offers, chosen, seen, digests, acted = task
     index, k = state.index, state.k
-    kept = (
-        candidate
-        for offer in offers
-        for candidate in shortlist.kept_of_offer(index, offer, chosen[offer], k, seen[offer], acted.get(offer, ()))
-    )
-    fresh = [_fresh(c, state.version) for c in kept]
+    # The batch's ~15,000 candidates are written together and live until their rows are made: none is garbage, and
+    # collections walking them as they accumulate cost ~12 us a pair (a fifth of the offers pass at 30k).
+    with collector_paused():
+        pairs = [
+            (offer, need)
+            for offer in offers
+            for need in shortlist.kept_needs(index, offer, chosen[offer], k, seen[offer])
+        ]
+        fresh = [_fresh(c, state.version) for c in shortlist.written(index, pairs, acted)]
     keys = {(row[0], row[1]) for row in fresh}
     new = [row for row in fresh if (row[0], row[1]) not in digests]
     differing = [row for row in fresh if (row[0], row[1]) in digests and digests[row[0], row[1]] != row[2]]

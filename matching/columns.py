@@ -1,0 +1,154 @@
+"""Candidates of many pairs at once: what Engine.pair(offer, need, sentences=False) gives each, with its arithmetic
+done as arrays.
+
+A rebuild writes a candidate for every pair it keeps (~1.44 M at 100k listings). Pair by pair, most of that cost
+was Python's objects and roundings around seven comparison values: an outcome for each, its part of the score, the
+score, the comparisons and the impact estimate. Here the comparisons' values and levels are still measured pair by
+pair, by the comparison module's own functions, and what follows from them (the rounded values, the parts, the
+score, the impact's figures) is computed for all pairs at once with the same operations in the same order: the same
+doubles. A pair one of whose roundings rounding.rounded would do otherwise (near halfway) is left to Engine.pair.
+"""
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, NamedTuple
+
+import numpy as np
+
+from matching import comparisons, impact
+from matching.knowledge import Route
+from matching.records import Candidate, Comparison, Impact, Profile
+from matching.rounding import rounded_array
+from matching.scoring import COMPARISONS
+
+if TYPE_CHECKING:
+    from matching.engine import Engine
+
+__all__ = ["candidates"]
+
+_new = tuple.__new__
+_NO_IMPACT = Impact(None, None, None, None, None, None, "")
+
+
+class _Measured(NamedTuple):
+    """The pairs that pass every hard constraint: where each stands among those asked for, its comparison values
+    (flat, COMPARISONS order) and levels, its rule, route and distance, and what it would exchange a year."""
+
+    at: list[int]
+    values: list[float]
+    levels: list[tuple[str, ...]]
+    rules: list[str]
+    routes: list[Route | None]
+    distances: list[float | None]
+    exchanged: list[tuple[float, str] | None]
+
+
+def candidates(engine: "Engine", pairs: Sequence[tuple[Profile, Profile]]) -> list[Candidate | None]:
+    """[engine.pair(offer, need, sentences=False) for offer, need in pairs]: the same candidates."""
+    found: list[Candidate | None] = [None] * len(pairs)
+    measured = _measure(engine, pairs)
+    if not measured.at:
+        return found
+    scorer = engine.scorer
+    values = np.array(measured.values).reshape(len(measured.at), len(COMPARISONS))
+    shown, odd = rounded_array(values, 4)
+    parts, odd_parts = rounded_array(np.array(scorer.ordered_weights) * values / scorer.total_weight, 4)
+    score = np.zeros(len(values))
+    for part in parts.T:  # as score_of adds them, from 0.0: the same sums
+        score += part
+    scores, odd_scores = rounded_array(np.minimum(1.0, score), 4)
+    distances, odd_distances = _kept_distances(measured.distances)
+    figures, odd_figures = _figures(engine, measured)
+    again = odd.any(axis=1) | odd_parts.any(axis=1) | odd_scores | odd_distances | odd_figures
+    named = tuple(zip(COMPARISONS, scorer.ordered_weights, strict=True))
+    columns = (scores.tolist(), measured.rules, shown.tolist(), parts.tolist(), measured.levels, distances, figures)
+    for i, redo, (score_of, rule, shown_of, parts_of, levels, km, figure) in zip(
+        measured.at, again.tolist(), zip(*columns, strict=True), strict=True
+    ):
+        offer, need = pairs[i]
+        if redo:
+            found[i] = engine.pair(offer, need, sentences=False)
+        elif score_of >= engine.min_score:
+            made = zip(named, shown_of, parts_of, levels, strict=True)
+            written = tuple([_new(Comparison, (name, v, w, p, level, "")) for (name, w), v, p, level in made])
+            found[i] = _new(Candidate, (offer.listing.id, need.listing.id, score_of, rule, written, km, figure))
+    return found
+
+
+def _measure(engine: "Engine", pairs: Sequence[tuple[Profile, Profile]]) -> _Measured:
+    """Each pair's comparisons, by the comparison module's functions (Engine.score's, without the outcomes of the
+    four whose values and levels it measures alone)."""
+    measured = _Measured([], [], [], [], [], [], [])
+    for i, (offer, need) in enumerate(pairs):
+        pair = engine.blocked(offer, need)
+        if pair is None:
+            continue
+        timing, quality, legal = comparisons.timing(pair), comparisons.quality(pair), comparisons.legal(pair)
+        if timing.excluded or quality.excluded or legal.excluded:
+            continue
+        best, km = pair.shared[0], pair.distance_km
+        text = comparisons.text_measure(pair)
+        distance = comparisons.distance(pair)[:2] if km is None else comparisons.distance_measure(km, pair.limit_km)
+        quantity = comparisons.quantity_measure(offer.listing.annual, need.listing.annual)
+        rule = best.rule
+        measured.at.append(i)
+        measured.values.extend(
+            (best.strength, text[0], distance[0], quantity[0], timing.value, quality.value, legal.value)
+        )
+        levels = (text[1], distance[1], quantity[1], timing.level, quality.level, legal.level)
+        measured.levels.append((comparisons.MATERIAL_LEVELS[rule], *levels))
+        measured.rules.append(rule)
+        measured.routes.append(pair.route)
+        measured.distances.append(km)
+        measured.exchanged.append(impact.exchanged_per_year(offer.listing, need.listing))
+    return measured
+
+
+def _kept_distances(distances: list[float | None]) -> tuple[list[float | None], np.ndarray]:
+    """Each distance as a candidate keeps it (rounded to 10 m; None when unknown), and where rounded is needed."""
+    kms = np.array([np.nan if km is None else km for km in distances])
+    kept, odd = rounded_array(kms, 2)
+    unknown = np.isnan(kms)
+    return [
+        None if missing else km for missing, km in zip(unknown.tolist(), kept.tolist(), strict=True)
+    ], odd & ~unknown
+
+
+def _figures(engine: "Engine", measured: _Measured) -> tuple[list[Impact], np.ndarray]:
+    """impact.estimate(..., sentences=False) of each pair, and where its roundings are left to rounded."""
+    knowledge, nan = engine.knowledge, float("nan")
+    known: dict[tuple[str, str], tuple[float, float | None, float | None] | None] = {}
+    rows: list[tuple[float, ...]] = []  # amount, ratio, the three factors and distance; NaN for none
+    applied: list[bool] = []  # whether a route's factors apply (else only the amount is estimated)
+    for exchanged, route, km in zip(measured.exchanged, measured.routes, measured.distances, strict=True):
+        amount, unit = exchanged or (nan, "")
+        if route is not None and exchanged is not None and (route.id, unit) not in known:
+            known[route.id, unit] = impact.route_factors(route, unit, knowledge)
+        factors = known.get((route.id, unit)) if route is not None else None
+        applied.append(factors is not None)
+        ratio, substitute, disposal = factors or (nan, None, None)
+        road = impact.road_kg_per_tkm(unit, km, knowledge)
+        rows.append(tuple(nan if x is None else x for x in (amount, ratio, substitute, disposal, road, km)))
+    amounts, ratios, substitutes, disposals, roads, kms = np.array(rows).reshape(-1, 6).T
+    # impact._figures' arithmetic, operation for operation; a factor that does not apply is NaN here and counts 0.
+    substitution = np.where(np.isnan(substitutes), 0.0, amounts * ratios * substitutes / 1000)
+    avoided = np.where(np.isnan(disposals), 0.0, amounts * disposals / 1000)
+    transport = np.where(np.isnan(roads), 0.0, amounts * kms * roads / 1000)
+    quantity, odd = rounded_array(amounts, 3)
+    odd &= ~np.isnan(amounts)
+    full = np.array(applied)
+    estimated = [quantity.tolist()]
+    for figure in (substitution + avoided - transport, substitution, avoided, transport):
+        rounded, odd_figure = rounded_array(figure, 3)
+        estimated.append(rounded.tolist())
+        odd |= odd_figure & full
+    written = []
+    for exchanged, route, whole, (q, co2e, substituted, disposed, carried) in zip(
+        measured.exchanged, measured.routes, applied, zip(*estimated, strict=True), strict=True
+    ):
+        if exchanged is None:
+            written.append(_NO_IMPACT)
+        elif not whole or route is None:
+            written.append(_new(Impact, (q, exchanged[1], None, None, None, None, "", None)))
+        else:
+            written.append(_new(Impact, (q, exchanged[1], co2e, substituted, disposed, carried, "", route.id)))
+    return written, odd

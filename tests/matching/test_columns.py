@@ -1,0 +1,56 @@
+"""Engine.pairs (matching.columns) writes exactly what Engine.pair writes, pair by pair."""
+
+import random
+from dataclasses import replace
+
+from matching.engine import Engine, Index
+from matching.evaluation import CaseFile
+from matching.records import Candidate, Listing, Profile
+
+
+def _pair_by_pair(matcher: Engine, pairs: list[tuple[Profile, Profile]]) -> list[Candidate | None]:
+    return [matcher.pair(offer, need, sentences=False) for offer, need in pairs]
+
+
+def test_the_candidates_of_a_country_are_those_written_pair_by_pair(matcher: Engine, country_index: Index) -> None:
+    profiles = list(country_index.profiles.values())
+    offers = [p for p in profiles if p.listing.kind == "offer"]
+    # Every offer's kept-like pairs (its reach's best), and as many pairs drawn at random (most of them blocked).
+    pairs = [
+        (country_index.profiles[c.offer_id], country_index.profiles[c.need_id])
+        for offer in offers
+        for c in country_index.candidates(offer.listing.id, k=30)
+    ]
+    rng = random.Random(5)
+    pairs += [(rng.choice(profiles), rng.choice(profiles)) for _ in range(len(pairs))]
+    written = matcher.pairs(pairs)
+    expected = _pair_by_pair(matcher, pairs)
+    assert sum(c is not None for c in expected) > 5000
+    assert written == expected
+    assert [c.impact for c in written if c] == [c.impact for c in expected if c]  # route is a field past `basis`
+
+
+def test_roundings_at_halfway_are_those_of_round(matcher: Engine, case: CaseFile) -> None:
+    """Quantities whose figures lie at a decimal halfway point (0.0125 t, 1.0015 t, 2.5 m3...), where the arrays'
+    arithmetic rounds one way and round the other: such pairs are left to Engine.pair."""
+    offers = [listing for listing in case.listings if listing.kind == "offer"]
+    needs = [listing for listing in case.listings if listing.kind == "need"]
+    quantities = [0.0125, 1.0015, 2.5, 0.00035, 12.3456789, 7.0]
+    variants: list[Listing] = []
+    for i, quantity in enumerate(quantities):
+        variants += [replace(o, id=f"{o.id}-{i}", quantity=quantity, period="year") for o in offers]
+        variants += [replace(n, id=f"{n.id}-{i}", quantity=quantity * 3, period="year") for n in needs]
+    profiles = matcher.profiles(variants)
+    by_kind = {"offer": [p for p in profiles if p.listing.kind == "offer"]}
+    by_kind["need"] = [p for p in profiles if p.listing.kind == "need"]
+    pairs = [(o, n) for o in by_kind["offer"] for n in by_kind["need"]]
+    written = matcher.pairs(pairs)
+    assert written == _pair_by_pair(matcher, pairs)
+    assert sum(c is not None for c in written) > 100
+
+
+def test_no_pairs_and_blocked_pairs_give_nothing(matcher: Engine, case: CaseFile) -> None:
+    profiles = matcher.profiles(case.listings[:6])
+    assert matcher.pairs([]) == []
+    same_kind = [(p, p) for p in profiles]
+    assert matcher.pairs(same_kind) == [None] * len(same_kind)
