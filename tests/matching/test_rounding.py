@@ -3,9 +3,10 @@
 import math
 import random
 
+import numpy as np
 import pytest
 
-from matching.rounding import rounded
+from matching.rounding import rounded, rounded_array
 
 ODD = [0.0, -0.0, 5e-05, -5e-05, 4.999e-05, 1.23455, 2.675, 0.125, -1.5e-05, 1e11, 1e12, 0.30000000000000004]
 
@@ -25,3 +26,18 @@ def test_rounded_is_round_for_many_values_and_halfway_ones(places: int) -> None:
     halfway = [(draw.randrange(-(10**6), 10**6) + 0.5) / 10**places for _ in range(20_000)]
     mismatched = [x for x in values + halfway if repr(rounded(x, places)) != repr(round(x, places))]
     assert mismatched == []
+
+
+def test_rounded_array_gives_rounded_wherever_it_does_not_ask_for_it() -> None:
+    rng = random.Random(3)
+    values = [rng.uniform(-1000, 1000) for _ in range(50_000)]
+    values += [k / 10**places + 5 / 10 ** (places + 1) for k in range(-500, 500) for places in range(5)]  # halfway
+    values += [0.0, -0.0, -0.00001, 1e12, -1e13, math.nan, math.inf, -math.inf]
+    for places in range(5):
+        found, odd = rounded_array(np.array(values), places)
+        assert odd.sum() < len(values) / 10
+        for value, got, asks in zip(values, found.tolist(), odd.tolist(), strict=True):
+            if not asks:
+                expected = rounded(value, places)
+                assert (got, math.copysign(1.0, got)) == (expected, math.copysign(1.0, expected)), (value, places)
+        assert odd[np.isnan(values)].all() and odd[np.abs(values) * 10**places >= 1e11].all()
