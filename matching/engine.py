@@ -206,13 +206,17 @@ class Engine:
 
     def _route(self, shared: list[blocking.Shared]) -> Route | None:
         """The route behind the pair: the strongest shared route; among equally strong ones, the one that lets
-        the exchange travel farthest (the pair qualifies under it), then by id."""
+        the exchange travel farthest (the pair qualifies under it), then by id. `shared` is strongest first
+        (blocking.shared_concepts): once a route rounds weaker than the first, none after it can tie."""
         best: tuple[float, float, str] | None = None
         chosen = None
         for s in shared:
             if s.concept.startswith("route:"):
+                strength = rounded(s.strength, 4)
+                if best is not None and -strength > best[0]:
+                    break
                 route = self.knowledge.routes[s.concept[6:]]
-                key = (-rounded(s.strength, 4), -(route.max_distance_km or 0.0), route.id)
+                key = (-strength, -(route.max_distance_km or 0.0), route.id)
                 if best is None or key < best:
                     best, chosen = key, route
         return chosen
