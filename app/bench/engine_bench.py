@@ -19,6 +19,7 @@ from app.bench.generate import eligible, generate, records
 from app.bench.machine import peak_rss_mb
 from app.config import get_settings
 from app.matches import shortlist
+from app.matches.forked import collector_paused
 from matching.engine import Engine, Index
 from matching.records import Listing, Profile
 from matching.tally import Seen, Tally
@@ -81,9 +82,14 @@ def rebuild(path: Path, seed_dir: Path, sample: int | None = None, seed: int = 1
     tallied = tally.of_each() if len(ranked_needs) == len(needs) else None
     needs_done = time.perf_counter()
     matches, above = 0, dict.fromkeys(SCORE_STEPS, 0)
-    for offer in ranked_offers:
-        seen = tallied.get(index.row_of(offer), Seen.none()) if tallied is not None else None
-        kept = shortlist.kept_of_offer(index, offer, chosen.get(offer, ()), k, seen)  # counted, not kept
+    for start in range(0, len(ranked_offers), BATCH):  # written a batch at a time, as a rebuild does
+        pairs = [
+            (offer, need)
+            for offer in ranked_offers[start : start + BATCH]
+            for need in shortlist.kept_needs(index, offer, chosen.get(offer, ()), k, _tallied(index, tallied, offer))
+        ]
+        with collector_paused():
+            kept = shortlist.written(index, pairs)  # counted, not kept
         matches += len(kept)
         for step in SCORE_STEPS:
             above[step] += sum(c.score >= step for c in kept)
@@ -108,6 +114,11 @@ def rebuild(path: Path, seed_dir: Path, sample: int | None = None, seed: int = 1
         "matches_at_least": {f"{step:.1f}": round(count * offer_scale) for step, count in above.items()},
         "peak_rss_mb": peak_rss_mb(),
     }
+
+
+def _tallied(index: Index, tallied: dict[int, Seen] | None, offer: str) -> Seen | None:
+    """The pairs tallied for an offer (none seen: empty), or None when the offers rank over their own reach."""
+    return tallied.get(index.row_of(offer), Seen.none()) if tallied is not None else None
 
 
 def _ranked_needs(index: Index, needs: Sequence[str], k: int, tally: Tally) -> Iterator[tuple[str, list[str]]]:
