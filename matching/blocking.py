@@ -602,12 +602,15 @@ class ConceptIndex:
         index does not know, leaves the pick unsure."""
         best = np.full(len(found.rows), -1.0)
         routes = [(self._routes.get(c), i) for i, c in enumerate(concepts) if c.startswith("route:")]
+        if not routes:
+            return
+        all_rounded, all_unsure = round4(strengths)  # once for every entry: a call per route cost more than the work
         for facts, i in sorted(routes, key=lambda item: item[0].order if item[0] else (0.0, "")):
-            at, strength = group[bounds[i] : bounds[i + 1]], strengths[bounds[i] : bounds[i + 1]]
+            at = group[bounds[i] : bounds[i + 1]]
             if facts is None:
                 found.unsure[at] = True
                 continue
-            rounded, unsure = round4(strength)
+            rounded, unsure = all_rounded[bounds[i] : bounds[i + 1]], all_unsure[bounds[i] : bounds[i + 1]]
             found.unsure[at] |= unsure
             better = rounded > best[at]
             at = at[better]
