@@ -6,7 +6,7 @@ was Python's objects and roundings around seven comparison values: an outcome fo
 score, the comparisons and the impact estimate. Here the comparisons' values and levels are still measured pair by
 pair, by the comparison module's own functions, and what follows from them (the rounded values, the parts, the
 score, the impact's figures) is computed for all pairs at once with the same operations in the same order: the same
-doubles. A pair one of whose roundings rounding.rounded would do otherwise (near halfway) is left to Engine.pair.
+doubles (rounding.rounded_array rounds as rounded does).
 """
 
 from collections.abc import Sequence
@@ -50,24 +50,27 @@ def candidates(engine: "Engine", pairs: Sequence[tuple[Profile, Profile]]) -> li
         return found
     scorer = engine.scorer
     values = np.array(measured.values).reshape(len(measured.at), len(COMPARISONS))
-    shown, odd = rounded_array(values, 4)
-    parts, odd_parts = rounded_array(np.array(scorer.ordered_weights) * values / scorer.total_weight, 4)
+    shown = rounded_array(values, 4)
+    parts = rounded_array(np.array(scorer.ordered_weights) * values / scorer.total_weight, 4)
     score = np.zeros(len(values))
     for part in parts.T:  # as score_of adds them, from 0.0: the same sums
         score += part
-    scores, odd_scores = rounded_array(np.minimum(1.0, score), 4)
-    distances, odd_distances = _kept_distances(measured.distances)
-    figures, odd_figures = _figures(engine, measured)
-    again = odd.any(axis=1) | odd_parts.any(axis=1) | odd_scores | odd_distances | odd_figures
+    scores = rounded_array(np.minimum(1.0, score), 4)
     named = tuple(zip(COMPARISONS, scorer.ordered_weights, strict=True))
-    columns = (scores.tolist(), measured.rules, shown.tolist(), parts.tolist(), measured.levels, distances, figures)
-    for i, redo, (score_of, rule, shown_of, parts_of, levels, km, figure) in zip(
-        measured.at, again.tolist(), zip(*columns, strict=True), strict=True
+    columns = (
+        scores.tolist(),
+        measured.rules,
+        shown.tolist(),
+        parts.tolist(),
+        measured.levels,
+        _kept_distances(measured.distances),
+        _figures(engine, measured),
+    )
+    for i, (score_of, rule, shown_of, parts_of, levels, km, figure) in zip(
+        measured.at, zip(*columns, strict=True), strict=True
     ):
         offer, need = pairs[i]
-        if redo:
-            found[i] = engine.pair(offer, need, sentences=False)
-        elif score_of >= engine.min_score:
+        if score_of >= engine.min_score:
             made = zip(named, shown_of, parts_of, levels, strict=True)
             written = tuple([_new(Comparison, (name, v, w, p, level, "")) for (name, w), v, p, level in made])
             found[i] = _new(Candidate, (offer.listing.id, need.listing.id, score_of, rule, written, km, figure))
@@ -103,18 +106,14 @@ def _measure(engine: "Engine", pairs: Sequence[tuple[Profile, Profile]]) -> _Mea
     return measured
 
 
-def _kept_distances(distances: list[float | None]) -> tuple[list[float | None], np.ndarray]:
-    """Each distance as a candidate keeps it (rounded to 10 m; None when unknown), and where rounded is needed."""
-    kms = np.array([np.nan if km is None else km for km in distances])
-    kept, odd = rounded_array(kms, 2)
-    unknown = np.isnan(kms)
-    return [
-        None if missing else km for missing, km in zip(unknown.tolist(), kept.tolist(), strict=True)
-    ], odd & ~unknown
+def _kept_distances(distances: list[float | None]) -> list[float | None]:
+    """Each distance as a candidate keeps it: rounded to 10 m, None when unknown."""
+    kept = rounded_array(np.array([np.nan if km is None else km for km in distances]), 2).tolist()
+    return [None if km is None else rounded_km for km, rounded_km in zip(distances, kept, strict=True)]
 
 
-def _figures(engine: "Engine", measured: _Measured) -> tuple[list[Impact], np.ndarray]:
-    """impact.estimate(..., sentences=False) of each pair, and where its roundings are left to rounded."""
+def _figures(engine: "Engine", measured: _Measured) -> list[Impact]:
+    """impact.estimate(..., sentences=False) of each pair."""
     knowledge, nan = engine.knowledge, float("nan")
     known: dict[tuple[str, str], tuple[float, float | None, float | None] | None] = {}
     rows: list[tuple[float, ...]] = []  # amount, ratio, the three factors and distance; NaN for none
@@ -133,22 +132,16 @@ def _figures(engine: "Engine", measured: _Measured) -> tuple[list[Impact], np.nd
     substitution = np.where(np.isnan(substitutes), 0.0, amounts * ratios * substitutes / 1000)
     avoided = np.where(np.isnan(disposals), 0.0, amounts * disposals / 1000)
     transport = np.where(np.isnan(roads), 0.0, amounts * kms * roads / 1000)
-    quantity, odd = rounded_array(amounts, 3)
-    odd &= ~np.isnan(amounts)
-    full = np.array(applied)
-    estimated = [quantity.tolist()]
-    for figure in (substitution + avoided - transport, substitution, avoided, transport):
-        rounded, odd_figure = rounded_array(figure, 3)
-        estimated.append(rounded.tolist())
-        odd |= odd_figure & full
+    figures = (amounts, substitution + avoided - transport, substitution, avoided, transport)
+    estimated = zip(*(rounded_array(figure, 3).tolist() for figure in figures), strict=True)
     written = []
-    for exchanged, route, whole, (q, co2e, substituted, disposed, carried) in zip(
-        measured.exchanged, measured.routes, applied, zip(*estimated, strict=True), strict=True
+    for exchanged, route, whole, (quantity, co2e, substituted, disposed, carried) in zip(
+        measured.exchanged, measured.routes, applied, estimated, strict=True
     ):
         if exchanged is None:
             written.append(_NO_IMPACT)
         elif not whole or route is None:
-            written.append(_new(Impact, (q, exchanged[1], None, None, None, None, "", None)))
+            written.append(_new(Impact, (quantity, exchanged[1], None, None, None, None, "", None)))
         else:
-            written.append(_new(Impact, (q, exchanged[1], co2e, substituted, disposed, carried, "", route.id)))
-    return written, odd
+            written.append(_new(Impact, (quantity, exchanged[1], co2e, substituted, disposed, carried, "", route.id)))
+    return written

@@ -24,11 +24,15 @@ def rounded(x: float, places: int) -> float:
     return round(x, places)
 
 
-def rounded_array(values: np.ndarray, places: int) -> tuple[np.ndarray, np.ndarray]:
-    """rounded(x, places) of each value where rounded takes its arithmetic path (the same operations, so the same
-    doubles), and where it does not (near halfway, large or not finite): those the caller rounds with rounded."""
+def rounded_array(values: np.ndarray, places: int) -> np.ndarray:
+    """rounded(x, places) of each value: by rounded's arithmetic path for the whole array (the same operations, so
+    the same doubles), and by rounded itself for the few values that path does not take (near halfway, large, not
+    finite)."""
     scale = _SCALES[places]
     scaled = values * scale
     nearest = np.rint(scaled)  # halves to even, as round; and -0.0 for a negative value that rounds to zero
-    fast = (np.abs(scaled) < 1e11) & (np.abs(scaled - nearest) < 0.4999)
-    return nearest / scale, ~fast
+    found = nearest / scale
+    odd = np.flatnonzero(~((np.abs(scaled) < 1e11) & (np.abs(scaled - nearest) < 0.4999)))
+    if len(odd):
+        found.reshape(-1)[odd] = [rounded(x, places) for x in values.reshape(-1)[odd].tolist()]  # found's own view
+    return found

@@ -32,7 +32,7 @@ def test_the_candidates_of_a_country_are_those_written_pair_by_pair(matcher: Eng
 
 def test_roundings_at_halfway_are_those_of_round(matcher: Engine, case: CaseFile) -> None:
     """Quantities whose figures lie at a decimal halfway point (0.0125 t, 1.0015 t, 2.5 m3...), where the arrays'
-    arithmetic rounds one way and round the other: such pairs are left to Engine.pair."""
+    arithmetic would round one way and round the other: rounded_array asks rounded for those."""
     offers = [listing for listing in case.listings if listing.kind == "offer"]
     needs = [listing for listing in case.listings if listing.kind == "need"]
     quantities = [0.0125, 1.0015, 2.5, 0.00035, 12.3456789, 7.0]
