@@ -102,6 +102,19 @@ def test_filters_and_sorting(api: Api, client: TestClient) -> None:
         assert client.get(f"/api/v1/matches?{bad}", headers=s.agency).status_code == 422, bad
 
 
+def test_a_created_since_must_be_a_date_not_a_number(api: Api, client: TestClient) -> None:
+    """Pydantic reads a number as seconds since 1970; the schema says date-time text (the fuzz test found
+    created_since=-9.943100915153428e-64 answered 200)."""
+    s = build(api, client)
+    for bad in ("-9.943100915153428e-64", "1700000000", "0", "nan"):
+        answer = client.get(f"/api/v1/matches?created_since={bad}", headers=s.agency)
+        assert answer.status_code == 422, bad
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        assert "created_since" in answer.text and "ISO 8601" in answer.text
+    ok = client.get("/api/v1/matches?created_since=2000-01-01T00:00:00Z", headers=s.agency)
+    assert ok.status_code == 200 and ok.json()["total"] >= 1
+
+
 def test_export_streams_every_row_not_one_page(api: Api, client: TestClient) -> None:
     s = build(api, client)
     for index in range(4):
