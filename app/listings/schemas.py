@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
-from app.organizations.schemas import Latitude, Longitude, Number
+from app.organizations.schemas import Day, Latitude, Longitude, Number
 from matching.records import (
     Form,
     Kind,
@@ -66,8 +66,8 @@ class ListingFields(BaseModel):
     quantity: Annotated[Number, Field(ge=0, le=1e12)] | None = None
     unit: Unit | None = None
     period: Period | None = None
-    available_from: date | None = None
-    available_until: date | None = None
+    available_from: Day | None = None
+    available_until: Day | None = None
     legal_status: LegalStatus | None = None
     recovery_operations: list[RecoveryOperation] = Field(default_factory=list, max_length=13)
     properties: dict[PropertyKey, PropertyValue] = Field(default_factory=dict, max_length=30)
@@ -113,8 +113,8 @@ class ListingUpdate(BaseModel):
     quantity: Annotated[Number, Field(ge=0, le=1e12)] | None = None
     unit: Unit | None = None
     period: Period | None = None
-    available_from: date | None = None
-    available_until: date | None = None
+    available_from: Day | None = None
+    available_until: Day | None = None
     legal_status: LegalStatus | None = None
     recovery_operations: list[RecoveryOperation] | None = Field(default=None, max_length=13)
     properties: dict[PropertyKey, PropertyValue] | None = Field(default=None, max_length=30)

@@ -1,11 +1,9 @@
 import uuid
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
-from pydantic import BeforeValidator
 
 from app.auth.principal import Principal
 from app.db import loop_session, session_scope
@@ -23,6 +21,7 @@ from app.matches.schemas import (
     MatchStatus,
     WorkflowUpdate,
 )
+from app.organizations.schemas import Moment
 from matching.records import ResourceType
 
 router = APIRouter(tags=["matches"])
@@ -60,21 +59,6 @@ def _built_listing_page(principal: Principal, asked: service.ListingPage) -> byt
         return service.listing_page(session, principal, asked)
 
 
-def _written_as_a_date(value: object) -> object:
-    """A date-time in the query is ISO 8601 text, as the schema says: pydantic would also take a number for seconds
-    since 1970 (`created_since=-9.9e-64` was 1970-01-01)."""
-    if isinstance(value, str):
-        try:
-            float(value)
-        except ValueError:
-            return value
-        raise ValueError("must be an ISO 8601 date-time such as 2026-01-31T00:00:00Z, not a number")
-    return value
-
-
-DateTimeText = Annotated[datetime, BeforeValidator(_written_as_a_date)]
-
-
 @router.get(
     "/matches",
     response_model=MatchDetailList,
@@ -92,7 +76,7 @@ def list_matches(
     status: MatchStatus | None = None,
     organization_id: uuid.UUID | None = None,
     bbox: Annotated[str | None, Query(description="west,south,east,north in degrees; both ends inside")] = None,
-    created_since: DateTimeText | None = None,
+    created_since: Moment | None = None,
     sort: Literal["score", "impact", "distance", "date"] = "score",
     format: Literal["json", "csv", "geojson"] = "json",
 ) -> MatchDetailList | StreamingResponse:

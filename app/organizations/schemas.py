@@ -1,5 +1,5 @@
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, StringConstraints
@@ -22,6 +22,27 @@ def _not_a_boolean(value: Any) -> Any:
 # A number in a request: what pydantic's float takes (numbers, and numeric text, as a CSV upload's cells are), but
 # not true or false.
 Number = Annotated[float, BeforeValidator(_not_a_boolean)]
+
+
+def _not_a_number(value: Any) -> Any:
+    """Dates and times are ISO 8601 text, as the schema says: pydantic would also take a number, or numeric text, for
+    seconds since 1970 (0 was 1970-01-01). Refused, naming the field."""
+    if isinstance(value, bool | int | float) or (isinstance(value, str) and _numeric(value)):
+        raise PydanticCustomError("date_not_number", "must be an ISO 8601 date or date-time such as 2026-01-31")
+    return value
+
+
+def _numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+# A date or a date-time in a request: ISO 8601 text (or a date already parsed), never a number.
+Day = Annotated[date, BeforeValidator(_not_a_number)]
+Moment = Annotated[datetime, BeforeValidator(_not_a_number)]
 Latitude = Annotated[Number, Field(ge=-90, le=90)]
 Longitude = Annotated[Number, Field(ge=-180, le=180)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]

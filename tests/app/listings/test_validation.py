@@ -49,6 +49,8 @@ BAD_CREATES: list[tuple[dict[str, Any], str]] = [
     ({"recovery_operations": ["R5", "R5"]}, "body"),
     ({"available_from": "2026-06-01", "available_until": "2026-01-01"}, "body"),
     ({"available_from": "next spring"}, "available_from"),
+    ({"available_from": 0}, "available_from"),  # pydantic would read a number as seconds since 1970
+    ({"available_until": "1767225600"}, "available_until"),
     ({"lat": 91, "lon": 19}, "lat"),
     ({"lat": 50, "lon": -181}, "lon"),
     ({"lat": 50}, "body"),
@@ -89,6 +91,7 @@ def test_a_good_listing_passes_and_hazard_follows_the_code(api: Api, client: Tes
 
 BAD_UPDATES: list[tuple[dict[str, Any], str]] = [
     ({"quantity": -1}, "quantity"),
+    ({"available_from": 1767225600}, "available_from"),
     ({"ewc": "10 01 04", "hazardous": False}, "hazardous"),
     ({"resource_type": "energy"}, "body"),  # the listing counts pieces, which cannot measure energy
     ({"available_until": "2000-01-01", "available_from": "2001-01-01"}, "body"),
