@@ -97,21 +97,6 @@ def chosen_by_needs(best: Iterable[tuple[str, Sequence[str]]]) -> dict[str, list
     return chosen
 
 
-def kept_of_offer(
-    index: Index,
-    offer: str,
-    chosen_by: Iterable[str],
-    k: int,
-    tallied: Seen | None = None,
-    explained: Container[str] = (),
-) -> list[Candidate]:
-    """The offer's k best candidates and its pairs with the needs that count it among theirs (kept_needs), written
-    without sentences (a stored match writes them when read) except with the needs in `explained`."""
-    return written(
-        index, [(offer, need) for need in kept_needs(index, offer, chosen_by, k, tallied)], {offer: explained}
-    )
-
-
 def kept_needs(index: Index, offer: str, chosen_by: Iterable[str], k: int, tallied: Seen | None = None) -> list[str]:
     """The needs of the offer's kept pairs: its k best, from the pairs the needs' reaches saw (`tallied`, see
     matching.tally) when given, else from the offer's own reach; then the needs that count it among theirs."""

@@ -423,8 +423,9 @@ class _Ranked(NamedTuple):
 
 
 def _kept_of_offers(state: _Ranking, task: _Task) -> _Ranked:
-    """These offers' kept candidates (shortlist.kept_of_offer), compared with the stored digests: only what differs
-    crosses back to the parent (in a rebuild with little to change, nearly nothing)."""
+    """These offers' kept candidates (shortlist.kept_needs, written together by shortlist.written), compared with the
+    stored digests: only what differs crosses back to the parent (in a rebuild with little to change, nearly
+    nothing)."""
     offers, chosen, seen, digests, acted = task
     index, k = state.index, state.k
     # The batch's ~15,000 candidates are written together and live until their rows are made: none is garbage, and
