@@ -51,11 +51,7 @@ def candidates(engine: "Engine", pairs: Sequence[tuple[Profile, Profile]]) -> li
     scorer = engine.scorer
     values = np.array(measured.values).reshape(len(measured.at), len(COMPARISONS))
     shown = rounded_array(values, 4)
-    parts = rounded_array(np.array(scorer.ordered_weights) * values / scorer.total_weight, 4)
-    score = np.zeros(len(values))
-    for part in parts.T:  # as score_of adds them, from 0.0: the same sums
-        score += part
-    scores = rounded_array(np.minimum(1.0, score), 4)
+    parts, scores = scorer.parts_and_scores(values)
     named = tuple(zip(COMPARISONS, scorer.ordered_weights, strict=True))
     columns = (
         scores.tolist(),

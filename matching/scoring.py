@@ -8,7 +8,7 @@ from matching import comparisons
 from matching.blocking import round4
 from matching.comparisons import Outcome, Pair
 from matching.records import Comparison
-from matching.rounding import rounded
+from matching.rounding import rounded, rounded_array
 
 COMPARISONS: dict[str, Callable[[Pair], Outcome]] = {
     "material": comparisons.material,
@@ -75,6 +75,15 @@ class RuleScorer:
         for part in parts:
             score += part
         return rounded(min(1.0, score), 4)
+
+    def parts_and_scores(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """parts_of and score_of for many pairs at once, from their comparison values (a row a pair, in COMPARISONS
+        order): the same operations in the same order, so the same doubles (rounded_array rounds as rounded)."""
+        parts = rounded_array(np.array(self.ordered_weights) * values / self.total_weight, 4)
+        score = np.zeros(len(values))
+        for part in parts.T:  # as score_of adds them, from 0.0: the same sums
+            score += part
+        return parts, rounded_array(np.minimum(1.0, score), 4)
 
     def comparisons(
         self, outcomes: tuple[Outcome, ...], parts: tuple[float, ...], sentences: bool = True
