@@ -14,7 +14,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from app.config import get_settings
-from app.db import json_dumps, json_loads, utcnow
+from app.db import json_loads, utcnow
 from app.errors import Conflict
 from app.listings.models import Listing
 from app.matches import adapter, repository, shortlist
@@ -451,8 +451,7 @@ def _kept_of_offers(state: _Ranking, task: _Task) -> _Ranked:
 
 
 def _fresh(candidate: Candidate, version: str) -> Fresh:
-    values = adapter.match_values(candidate, version)
-    encoded = [json_dumps(values[f]) if f in repository.JSON_FIELDS else values[f] for f in repository.ENGINE_FIELDS]
+    encoded = adapter.encoded_values(candidate, version)
     return (candidate.offer_id, candidate.need_id, repository.digest_of(encoded), *encoded)
 
 

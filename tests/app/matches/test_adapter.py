@@ -7,8 +7,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from app.matches import adapter
+from app.config import SEED_DATA_DIR
+from app.db import json_dumps
+from app.matches import adapter, repository
+from app.matches.engine import get_engine
 from app.matches.models import Match
+from matching.evaluation import load_case_file
 from matching.records import Profile
 from tests.app.matches.scenario import build
 from tests.conftest import Api
@@ -56,3 +60,28 @@ def test_profiles_built_for_one_call_serve_the_next(api: Api, client: TestClient
     finally:
         event.remove(session.get_bind(), *listen)
     assert statements == []
+
+
+def test_encoded_values_are_the_match_values_encoded() -> None:
+    """What a rebuild digests and writes (encoded_values) is match_values in ENGINE_FIELDS order, JSON encoded as the
+    column stores it: for candidates with and without sentences, with and without an impact route or a distance."""
+    engine = get_engine()
+    case = load_case_file(SEED_DATA_DIR / "cases" / "documented_exchanges.json")
+    profiles = engine.profiles(case.listings)
+    offers = [p for p in profiles if p.listing.kind == "offer"]
+    needs = [p for p in profiles if p.listing.kind == "need"]
+    candidates = [
+        candidate
+        for sentences in (False, True)
+        for offer in offers
+        for need in needs
+        if (candidate := engine.pair(offer, need, sentences=sentences)) is not None
+    ]
+    assert any(c.impact.route is None for c in candidates) and any(c.impact.route for c in candidates)
+    assert any(c.components[0].reason for c in candidates) and any(not c.components[0].reason for c in candidates)
+    for candidate in candidates:
+        values = adapter.match_values(candidate, "v1")
+        expected = tuple(
+            json_dumps(values[f]) if f in repository.JSON_FIELDS else values[f] for f in repository.ENGINE_FIELDS
+        )
+        assert adapter.encoded_values(candidate, "v1") == expected
