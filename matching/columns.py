@@ -3,10 +3,11 @@ done as arrays.
 
 A rebuild writes a candidate for every pair it keeps (~1.44 M at 100k listings). Pair by pair, most of that cost
 was Python's objects and roundings around seven comparison values: an outcome for each, its part of the score, the
-score, the comparisons and the impact estimate. Here the comparisons' values and levels are still measured pair by
-pair, by the comparison module's own functions, and what follows from them (the rounded values, the parts, the
-score, the impact's figures) is computed for all pairs at once with the same operations in the same order: the same
-doubles (rounding.rounded_array rounds as rounded does).
+score, the comparisons and the impact estimate. Here what blocking finds of the pairs comes from matching.blocked
+(all pairs at once), the comparisons' values and levels are measured pair by pair by the comparison module's own
+functions, and what follows from them (the rounded values, the parts, the score, the impact's figures) is computed
+for all pairs at once with the same operations in the same order: the same doubles (rounding.rounded_array rounds
+as rounded does).
 """
 
 from collections.abc import Sequence
@@ -15,6 +16,8 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from matching import comparisons, impact
+from matching.blocked import blocked
+from matching.comparisons import Pair
 from matching.knowledge import Route
 from matching.records import Candidate, Comparison, Impact, Profile
 from matching.rounding import rounded_array
@@ -75,28 +78,26 @@ def candidates(engine: "Engine", pairs: Sequence[tuple[Profile, Profile]]) -> li
 
 def _measure(engine: "Engine", pairs: Sequence[tuple[Profile, Profile]]) -> _Measured:
     """Each pair's comparisons, by the comparison module's functions (Engine.score's, without the outcomes of the
-    four whose values and levels it measures alone)."""
+    four whose values and levels it measures alone), from what blocking finds of all of them (matching.blocked)."""
     measured = _Measured([], [], [], [], [], [], [])
-    for i, (offer, need) in enumerate(pairs):
-        pair = engine.blocked(offer, need)
-        if pair is None:
-            continue
+    knowledge = engine.knowledge
+    found = blocked(engine, pairs)
+    for i, strength, rule, dot, route, km, limit in zip(*found, strict=True):
+        offer, need = pairs[i]
+        # What timing, quality and legal read of a pair: its listings and route (not its shared concepts).
+        pair = _new(Pair, (offer, need, [], km, limit, route, knowledge))
         timing, quality, legal = comparisons.timing(pair), comparisons.quality(pair), comparisons.legal(pair)
         if timing.excluded or quality.excluded or legal.excluded:
             continue
-        best, km = pair.shared[0], pair.distance_km
-        text = comparisons.text_measure(pair)
-        distance = comparisons.distance(pair)[:2] if km is None else comparisons.distance_measure(km, pair.limit_km)
+        text = comparisons.text_measure_of(dot, offer, need)
+        distance = comparisons.distance(pair)[:2] if km is None else comparisons.distance_measure(km, limit)
         quantity = comparisons.quantity_measure(offer.listing.annual, need.listing.annual)
-        rule = best.rule
         measured.at.append(i)
-        measured.values.extend(
-            (best.strength, text[0], distance[0], quantity[0], timing.value, quality.value, legal.value)
-        )
+        measured.values.extend((strength, text[0], distance[0], quantity[0], timing.value, quality.value, legal.value))
         levels = (text[1], distance[1], quantity[1], timing.level, quality.level, legal.level)
         measured.levels.append((comparisons.MATERIAL_LEVELS[rule], *levels))
         measured.rules.append(rule)
-        measured.routes.append(pair.route)
+        measured.routes.append(route)
         measured.distances.append(km)
         measured.exchanged.append(impact.exchanged_per_year(offer.listing, need.listing))
     return measured

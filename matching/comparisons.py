@@ -102,7 +102,12 @@ def text(pair: Pair) -> Outcome:
 def text_measure(pair: Pair) -> tuple[float, str]:
     """The text comparison's value and level."""
     dot = sum(s.offer.weight * s.need.weight for s in pair.shared)  # the shared concepts are the common ones
-    norm = (pair.offer.sum_of_squares * pair.need.sum_of_squares) ** 0.5
+    return text_measure_of(dot, pair.offer, pair.need)
+
+
+def text_measure_of(dot: float, offer: Profile, need: Profile) -> tuple[float, str]:
+    """The text comparison's value and level, given the dot product of the pair's concept weights."""
+    norm = (offer.sum_of_squares * need.sum_of_squares) ** 0.5
     value = dot / norm if norm else 0.0
     return value, "close" if value >= 0.5 else "partial" if value >= 0.2 else "weak"
 

@@ -1,5 +1,6 @@
 """Shared, expensive objects for the engine tests: one fitted engine and the project's case file, built once."""
 
+import random
 from collections.abc import Callable
 
 import pytest
@@ -8,7 +9,7 @@ from app.config import SEED_DATA_DIR
 from matching.engine import Engine, Index
 from matching.evaluation import CaseFile, load_case_file
 from matching.knowledge import Knowledge
-from matching.records import Candidate, Listing
+from matching.records import Candidate, Listing, Profile
 from matching.taxonomy import EwcEntry, read_ewc_catalogue
 
 CASE_FILE = SEED_DATA_DIR / "cases" / "documented_exchanges.json"
@@ -178,3 +179,17 @@ def country_index(matcher: Engine) -> Index:
 
     data = generate(1500, seed=11, seed_dir=SEED_DATA_DIR)
     return matcher.index(r for r, raw in zip(records(data), data.listings, strict=True) if eligible(raw))
+
+
+@pytest.fixture(scope="session")
+def country_pairs(country_index: Index) -> list[tuple[Profile, Profile]]:
+    """Every offer's 30 best pairs in the country, and as many pairs drawn at random (most of them blocked)."""
+    profiles = list(country_index.profiles.values())
+    pairs = [
+        (country_index.profiles[c.offer_id], country_index.profiles[c.need_id])
+        for offer in profiles
+        if offer.listing.kind == "offer"
+        for c in country_index.candidates(offer.listing.id, k=30)
+    ]
+    rng = random.Random(5)
+    return pairs + [(rng.choice(profiles), rng.choice(profiles)) for _ in range(len(pairs))]

@@ -1,9 +1,8 @@
 """Engine.pairs (matching.columns) writes exactly what Engine.pair writes, pair by pair."""
 
-import random
 from dataclasses import replace
 
-from matching.engine import Engine, Index
+from matching.engine import Engine
 from matching.evaluation import CaseFile
 from matching.records import Candidate, Listing, Profile
 
@@ -12,17 +11,10 @@ def _pair_by_pair(matcher: Engine, pairs: list[tuple[Profile, Profile]]) -> list
     return [matcher.pair(offer, need, sentences=False) for offer, need in pairs]
 
 
-def test_the_candidates_of_a_country_are_those_written_pair_by_pair(matcher: Engine, country_index: Index) -> None:
-    profiles = list(country_index.profiles.values())
-    offers = [p for p in profiles if p.listing.kind == "offer"]
-    # Every offer's kept-like pairs (its reach's best), and as many pairs drawn at random (most of them blocked).
-    pairs = [
-        (country_index.profiles[c.offer_id], country_index.profiles[c.need_id])
-        for offer in offers
-        for c in country_index.candidates(offer.listing.id, k=30)
-    ]
-    rng = random.Random(5)
-    pairs += [(rng.choice(profiles), rng.choice(profiles)) for _ in range(len(pairs))]
+def test_the_candidates_of_a_country_are_those_written_pair_by_pair(
+    matcher: Engine, country_pairs: list[tuple[Profile, Profile]]
+) -> None:
+    pairs = country_pairs
     written = matcher.pairs(pairs)
     expected = _pair_by_pair(matcher, pairs)
     assert sum(c is not None for c in expected) > 5000

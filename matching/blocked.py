@@ -1,0 +1,200 @@
+"""Engine.blocked for many pairs at once: what blocking finds of each (its strongest shared concept, the dot product
+of the shared weights, the route, the distance and its limit), with the shared concepts met as arrays.
+
+A rebuild writes ~1.44 M kept pairs at 100k listings. Pair by pair, meeting two profiles' concepts (a set
+intersection, a tuple a shared concept, a sort) and picking the route was the largest piece of writing one. Here
+the concepts of every pair's two sides become (pair, concept) keys, the keys found on both sides are the shared
+concepts, and one sort puts them in blocking.shared_concepts' order (pair by pair, strongest first, ties by name):
+each pair's first is its best, its weight products are summed in that order, and Engine._route's pick is the first
+of its routes by Engine._route's key. The arithmetic is the pair-by-pair code's, operation for operation: the same
+doubles.
+"""
+
+from collections.abc import Sequence
+from itertools import compress
+from typing import TYPE_CHECKING, NamedTuple
+
+import numpy as np
+
+from matching import blocking
+from matching.knowledge import Route
+from matching.records import Profile
+from matching.rounding import rounded_array
+
+if TYPE_CHECKING:
+    from matching.engine import Engine
+
+__all__ = ["Blocked", "blocked"]
+
+
+class Blocked(NamedTuple):
+    """The facts of the pairs Engine.blocked lets through, aligned; `at`: where each stands among the pairs asked
+    for. `dots`: the sum comparisons.text_measure makes of the shared concepts' weight products."""
+
+    at: list[int]
+    strengths: list[float]
+    rules: list[str]
+    dots: list[float]
+    routes: list[Route | None]
+    distances: list[float | None]
+    limits: list[float]
+
+
+def blocked(engine: "Engine", pairs: Sequence[tuple[Profile, Profile]]) -> Blocked:
+    """For the pairs engine.blocked(offer, need) lets through, what it finds of them."""
+    compatible = [i for i, (offer, need) in enumerate(pairs) if blocking.compatible(offer, need)]
+    kept = [pairs[i] for i in compatible]
+    shared = _Shared(kept)
+    first, counts = shared.firsts()
+    which = shared.pair[first].tolist()  # each pair sharing a concept, by its place among the compatible
+    routes = _routes(engine, shared, first)
+    sharing = [kept[j] for j in which]
+    kms = [blocking.distance_between(offer, need) for offer, need in sharing]
+    limits = [
+        blocking.distance_limit_km(offer, need, route.max_distance_km if route else None)
+        for (offer, need), route in zip(sharing, routes, strict=True)
+    ]
+    near = [km is None or km <= limit for km, limit in zip(kms, limits, strict=True)]  # Engine.blocked's last test
+    columns = (
+        [compatible[j] for j in which],
+        shared.strength[first].tolist(),
+        _rules(shared.concept[first], shared.text[first], shared.activity[first]),
+        _sums_in_order(shared.product, first, counts).tolist(),
+        routes,
+        kms,
+        limits,
+    )
+    return Blocked(*(list(compress(column, near)) for column in columns))
+
+
+class _Vocabulary:
+    """Concept names as integers for the arrays (a process's vocabulary grows as names are met), with what blocking
+    reads of each: its rank by name, its kind (_KINDS) and its kind's strength."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}
+        self.names: list[str] = []
+        self.rank = np.empty(0, dtype=np.int64)
+        self.kind = np.empty(0, dtype=np.int8)
+        self.strength = np.empty(0)
+
+    def ids_of(self, names: list[str]) -> np.ndarray:
+        ids = self.ids
+        found = np.array([ids[name] if name in ids else self._added(name) for name in names], dtype=np.int64)
+        if len(self.rank) < len(self.names):
+            self.rank = np.empty(len(self.names), dtype=np.int64)
+            self.rank[np.argsort(np.array(self.names), kind="stable")] = np.arange(len(self.names))
+            self.kind = np.array([_KINDS[name.split(":", 1)[0]] for name in self.names], dtype=np.int8)
+            self.strength = np.array([blocking.strength_of(name) for name in self.names])
+        return found
+
+    def _added(self, name: str) -> int:
+        blocking.strength_of(name)  # a kind blocking does not know fails here, as it does pair by pair
+        self.ids[name] = len(self.names)
+        self.names.append(name)
+        return self.ids[name]
+
+
+_EWC, _SUB, _STREAM, _ROUTE = range(4)
+_KINDS = {"ewc": _EWC, "sub": _SUB, "stream": _STREAM, "route": _ROUTE}
+_VOCABULARY = _Vocabulary()
+
+
+class _Shared:
+    """The shared concepts of many pairs, one entry each, in blocking.shared_concepts' order: pair by pair
+    (`pair`: its place among the pairs given), strongest first, ties by name. Per entry: the concept, its strength,
+    the product of the two weights, whether either side found it in text and whether the need's evidence is its
+    activity (what Shared.rule reads)."""
+
+    def __init__(self, pairs: Sequence[tuple[Profile, Profile]]) -> None:
+        unique = {id(profile): profile for pair in pairs for profile in pair}
+        slots = {key: slot for slot, key in enumerate(unique)}
+        profiles = list(unique.values())
+        evidence = [e for profile in profiles for e in profile.concepts.values()]
+        concept = _VOCABULARY.ids_of([name for profile in profiles for name in profile.concepts])
+        weight = np.array([e.weight for e in evidence])
+        sources = np.array([e.source for e in evidence], dtype=object)
+        counts = np.array([len(profile.concepts) for profile in profiles], dtype=np.int64)
+        starts = np.cumsum(counts) - counts
+        offer_pair, offer_entry = _entries([slots[id(offer)] for offer, _ in pairs], starts, counts)
+        need_pair, need_entry = _entries([slots[id(need)] for _, need in pairs], starts, counts)
+        # The two sides' (pair, concept) keys; each side's keys are distinct (a profile names a concept once).
+        size = len(_VOCABULARY.names)
+        offer_key, need_key = offer_pair * size + concept[offer_entry], need_pair * size + concept[need_entry]
+        by_key = np.argsort(need_key)
+        at = np.minimum(np.searchsorted(need_key[by_key], offer_key), max(len(need_key) - 1, 0))
+        both = np.flatnonzero(need_key[by_key][at] == offer_key) if len(need_key) else np.empty(0, dtype=np.int64)
+        ours, theirs = offer_entry[both], need_entry[by_key[at[both]]]
+        pair, shared = offer_pair[both], concept[ours]
+        product = weight[ours] * weight[theirs]
+        strength = product * _VOCABULARY.strength[shared]  # a.weight * b.weight * strength, as shared_concepts
+        order = np.lexsort((_VOCABULARY.rank[shared], -strength, pair))
+        self.pair, self.concept, self.strength, self.product = (
+            pair[order],
+            shared[order],
+            strength[order],
+            product[order],
+        )
+        self.text = ((sources[ours] == "text") | (sources[theirs] == "text"))[order]
+        self.activity = (sources[theirs] == "activity")[order]
+
+    def firsts(self) -> tuple[np.ndarray, np.ndarray]:
+        """Where each pair's entries start, and how many it has (pairs sharing nothing have none)."""
+        first = np.flatnonzero(np.diff(self.pair, prepend=-1))
+        return first, np.diff(first, append=len(self.pair))
+
+
+def _entries(slots: list[int], starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For profiles given by slot, one per pair: each of their concepts' pair and entry in the flat arrays."""
+    slot = np.array(slots, dtype=np.int64)
+    sizes = counts[slot]
+    pair = np.repeat(np.arange(len(slot)), sizes)
+    within = np.arange(len(pair)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    return pair, starts[slot][pair] + within
+
+
+def _sums_in_order(values: np.ndarray, first: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Each group's values summed left to right, as Python's sum() adds them (np.add.reduceat may add in pairs)."""
+    sums = np.zeros(len(first))
+    for j in range(int(counts.max(initial=0))):
+        has = counts > j
+        sums[has] += values[first[has] + j]
+    return sums
+
+
+def _rules(concepts: np.ndarray, text: np.ndarray, activity: np.ndarray) -> list[str]:
+    """Shared.rule of each best shared concept."""
+    kinds = _VOCABULARY.kind[concepts].tolist()
+    return [
+        _RULES[kind][1 if (by_text if kind == _EWC else by_activity) else 0]
+        for kind, by_text, by_activity in zip(kinds, text.tolist(), activity.tolist(), strict=True)
+    ]
+
+
+# By kind: the rule, and the rule when the deciding source is there (text on either side for a code; the need's
+# activity for a route).
+_RULES = {
+    _EWC: ("same_code", "text_neighbour"),
+    _SUB: ("code_proximity", "code_proximity"),
+    _STREAM: ("same_stream", "same_stream"),
+    _ROUTE: ("knowledge_route", "activity_route"),
+}
+
+
+def _routes(engine: "Engine", shared: _Shared, first: np.ndarray) -> list[Route | None]:
+    """Engine._route of each pair: among its shared routes, the least (-rounded strength, -limit, id)."""
+    found: list[Route | None] = [None] * len(first)
+    at = np.flatnonzero(_VOCABULARY.kind[shared.concept] == _ROUTE)
+    if not len(at):
+        return found
+    concepts = shared.concept[at]
+    routes = {c: engine.knowledge.routes[_VOCABULARY.names[c][6:]] for c in set(concepts.tolist())}
+    km = np.array([routes[c].max_distance_km or 0.0 for c in concepts.tolist()])
+    pair = shared.pair[at]
+    order = np.lexsort((_VOCABULARY.rank[concepts], -km, -rounded_array(shared.strength[at], 4), pair))
+    chosen = order[np.flatnonzero(np.diff(pair[order], prepend=-1))]
+    # A pair's place among `first` (the pairs sharing anything, in order) from its place among the pairs given.
+    place = np.searchsorted(shared.pair[first], pair[chosen])
+    for p, c in zip(place.tolist(), concepts[chosen].tolist(), strict=True):
+        found[p] = routes[c]
+    return found
