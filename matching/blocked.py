@@ -10,7 +10,7 @@ of its routes by Engine._route's key. The arithmetic is the pair-by-pair code's,
 doubles.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from itertools import compress
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -24,7 +24,7 @@ from matching.rounding import rounded_array
 if TYPE_CHECKING:
     from matching.engine import Engine
 
-__all__ = ["Blocked", "blocked"]
+__all__ = ["Blocked", "ConceptTable", "blocked"]
 
 
 class Blocked(NamedTuple):
@@ -40,11 +40,12 @@ class Blocked(NamedTuple):
     limits: list[float]
 
 
-def blocked(engine: "Engine", pairs: Sequence[tuple[Profile, Profile]]) -> Blocked:
-    """For the pairs engine.blocked(offer, need) lets through, what it finds of them."""
+def blocked(engine: "Engine", pairs: Sequence[tuple[Profile, Profile]], table: "ConceptTable | None" = None) -> Blocked:
+    """For the pairs engine.blocked(offer, need) lets through, what it finds of them. `table`: one holding the
+    pairs' profiles (Index.concept_table), else one is made of them."""
     compatible = [i for i, (offer, need) in enumerate(pairs) if blocking.compatible(offer, need)]
     kept = [pairs[i] for i in compatible]
-    shared = _Shared(kept)
+    shared = _Shared(*_holding(table, kept))
     first, counts = shared.firsts()
     which = shared.pair[first].tolist()  # each pair sharing a concept, by its place among the compatible
     routes = _routes(engine, shared, first)
@@ -100,33 +101,63 @@ _KINDS = {"ewc": _EWC, "sub": _SUB, "stream": _STREAM, "route": _ROUTE}
 _VOCABULARY = _Vocabulary()
 
 
+class ConceptTable:
+    """The concepts of many profiles as flat arrays, a slice a profile: what blocked() reads of a pair's profiles.
+    An Index keeps one of all its profiles (Index.concept_table), so that a rebuild's process reads each profile's
+    evidence once rather than once a batch: at 100k listings those reads, scattered over the heap, were a sixth of
+    writing the kept pairs."""
+
+    def __init__(self, profiles: Iterable[Profile]) -> None:
+        # Held, and found by id(): an id is not reused while the profile lives.
+        self.profiles = list(profiles)
+        self._slots = {id(profile): slot for slot, profile in enumerate(self.profiles)}
+        evidence = [e for profile in self.profiles for e in profile.concepts.values()]
+        self.concept = _VOCABULARY.ids_of([name for profile in self.profiles for name in profile.concepts])
+        self.weight = np.array([e.weight for e in evidence])
+        self.text = np.array([e.source == "text" for e in evidence], dtype=bool)
+        self.activity = np.array([e.source == "activity" for e in evidence], dtype=bool)
+        self.counts = np.array([len(profile.concepts) for profile in self.profiles], dtype=np.int64)
+        self.starts = np.cumsum(self.counts) - self.counts
+
+    def slots_of(self, pairs: Sequence[tuple[Profile, Profile]]) -> tuple[np.ndarray, np.ndarray]:
+        """The slots of the pairs' offers and of their needs; KeyError when the table lacks one of them."""
+        slots = self._slots
+        offers = np.array([slots[id(offer)] for offer, _ in pairs], dtype=np.int64)
+        return offers, np.array([slots[id(need)] for _, need in pairs], dtype=np.int64)
+
+
+def _holding(
+    table: ConceptTable | None, pairs: Sequence[tuple[Profile, Profile]]
+) -> tuple[ConceptTable, np.ndarray, np.ndarray]:
+    """The table given when it holds every profile of the pairs, else one made of them; and their slots there."""
+    if table is not None:
+        try:
+            return table, *table.slots_of(pairs)
+        except KeyError:
+            pass
+    table = ConceptTable({id(profile): profile for pair in pairs for profile in pair}.values())
+    return table, *table.slots_of(pairs)
+
+
 class _Shared:
     """The shared concepts of many pairs, one entry each, in blocking.shared_concepts' order: pair by pair
     (`pair`: its place among the pairs given), strongest first, ties by name. Per entry: the concept, its strength,
     the product of the two weights, whether either side found it in text and whether the need's evidence is its
     activity (what Shared.rule reads)."""
 
-    def __init__(self, pairs: Sequence[tuple[Profile, Profile]]) -> None:
-        unique = {id(profile): profile for pair in pairs for profile in pair}
-        slots = {key: slot for slot, key in enumerate(unique)}
-        profiles = list(unique.values())
-        evidence = [e for profile in profiles for e in profile.concepts.values()]
-        concept = _VOCABULARY.ids_of([name for profile in profiles for name in profile.concepts])
-        weight = np.array([e.weight for e in evidence])
-        sources = np.array([e.source for e in evidence], dtype=object)
-        counts = np.array([len(profile.concepts) for profile in profiles], dtype=np.int64)
-        starts = np.cumsum(counts) - counts
-        offer_pair, offer_entry = _entries([slots[id(offer)] for offer, _ in pairs], starts, counts)
-        need_pair, need_entry = _entries([slots[id(need)] for _, need in pairs], starts, counts)
+    def __init__(self, table: ConceptTable, offers: np.ndarray, needs: np.ndarray) -> None:
+        offer_pair, offer_entry = _entries(offers, table.starts, table.counts)
+        need_pair, need_entry = _entries(needs, table.starts, table.counts)
         # The two sides' (pair, concept) keys; each side's keys are distinct (a profile names a concept once).
-        size = len(_VOCABULARY.names)
+        concept, size = table.concept, len(_VOCABULARY.names)
         offer_key, need_key = offer_pair * size + concept[offer_entry], need_pair * size + concept[need_entry]
         by_key = np.argsort(need_key)
-        at = np.minimum(np.searchsorted(need_key[by_key], offer_key), max(len(need_key) - 1, 0))
-        both = np.flatnonzero(need_key[by_key][at] == offer_key) if len(need_key) else np.empty(0, dtype=np.int64)
+        need_sorted = need_key[by_key]
+        at = np.minimum(np.searchsorted(need_sorted, offer_key), max(len(need_key) - 1, 0))
+        both = np.flatnonzero(need_sorted[at] == offer_key) if len(need_key) else np.empty(0, dtype=np.int64)
         ours, theirs = offer_entry[both], need_entry[by_key[at[both]]]
         pair, shared = offer_pair[both], concept[ours]
-        product = weight[ours] * weight[theirs]
+        product = table.weight[ours] * table.weight[theirs]
         strength = product * _VOCABULARY.strength[shared]  # a.weight * b.weight * strength, as shared_concepts
         order = np.lexsort((_VOCABULARY.rank[shared], -strength, pair))
         self.pair, self.concept, self.strength, self.product = (
@@ -135,8 +166,8 @@ class _Shared:
             strength[order],
             product[order],
         )
-        self.text = ((sources[ours] == "text") | (sources[theirs] == "text"))[order]
-        self.activity = (sources[theirs] == "activity")[order]
+        self.text = (table.text[ours] | table.text[theirs])[order]
+        self.activity = table.activity[theirs][order]
 
     def firsts(self) -> tuple[np.ndarray, np.ndarray]:
         """Where each pair's entries start, and how many it has (pairs sharing nothing have none)."""
@@ -144,9 +175,8 @@ class _Shared:
         return first, np.diff(first, append=len(self.pair))
 
 
-def _entries(slots: list[int], starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _entries(slot: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For profiles given by slot, one per pair: each of their concepts' pair and entry in the flat arrays."""
-    slot = np.array(slots, dtype=np.int64)
     sizes = counts[slot]
     pair = np.repeat(np.arange(len(slot)), sizes)
     within = np.arange(len(pair)) - np.repeat(np.cumsum(sizes) - sizes, sizes)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from matching import comparisons, impact
-from matching.blocked import blocked
+from matching.blocked import ConceptTable, blocked
 from matching.comparisons import Pair
 from matching.knowledge import Route
 from matching.records import Candidate, Comparison, Impact, Profile
@@ -45,10 +45,13 @@ class _Measured(NamedTuple):
     exchanged: list[tuple[float, str] | None]
 
 
-def candidates(engine: "Engine", pairs: Sequence[tuple[Profile, Profile]]) -> list[Candidate | None]:
-    """[engine.pair(offer, need, sentences=False) for offer, need in pairs]: the same candidates."""
+def candidates(
+    engine: "Engine", pairs: Sequence[tuple[Profile, Profile]], table: ConceptTable | None = None
+) -> list[Candidate | None]:
+    """[engine.pair(offer, need, sentences=False) for offer, need in pairs]: the same candidates. `table`: one
+    holding the pairs' profiles (matching.blocked), else one is made of them."""
     found: list[Candidate | None] = [None] * len(pairs)
-    measured = _measure(engine, pairs)
+    measured = _measure(engine, pairs, table)
     if not measured.at:
         return found
     scorer = engine.scorer
@@ -76,12 +79,12 @@ def candidates(engine: "Engine", pairs: Sequence[tuple[Profile, Profile]]) -> li
     return found
 
 
-def _measure(engine: "Engine", pairs: Sequence[tuple[Profile, Profile]]) -> _Measured:
+def _measure(engine: "Engine", pairs: Sequence[tuple[Profile, Profile]], table: ConceptTable | None) -> _Measured:
     """Each pair's comparisons, by the comparison module's functions (Engine.score's, without the outcomes of the
     four whose values and levels it measures alone), from what blocking finds of all of them (matching.blocked)."""
     measured = _Measured([], [], [], [], [], [], [])
     knowledge = engine.knowledge
-    found = blocked(engine, pairs)
+    found = blocked(engine, pairs, table)
     for i, strength, rule, dot, route, km, limit in zip(*found, strict=True):
         offer, need = pairs[i]
         # What timing, quality and legal read of a pair: its listings and route (not its shared concepts).

@@ -16,6 +16,7 @@ from typing import NamedTuple, Self
 import numpy as np
 
 from matching import blocking, columns, impact, ranking
+from matching.blocked import ConceptTable
 from matching.comparisons import Outcome, Pair
 from matching.enrich import Enricher
 from matching.knowledge import Knowledge, Route
@@ -64,10 +65,13 @@ class Engine:
         scored = self.score(offer, need)
         return None if scored is None else self.candidate(scored, sentences=sentences)
 
-    def pairs(self, pairs: Sequence[tuple[Profile, Profile]]) -> list[Candidate | None]:
-        """[self.pair(offer, need, sentences=False) for offer, need in pairs], with the arithmetic after the
-        comparisons done for all pairs at once (matching.columns): the way to write many candidates."""
-        return columns.candidates(self, pairs)
+    def pairs(
+        self, pairs: Sequence[tuple[Profile, Profile]], table: ConceptTable | None = None
+    ) -> list[Candidate | None]:
+        """[self.pair(offer, need, sentences=False) for offer, need in pairs], with blocking and the arithmetic after
+        the comparisons done for all pairs at once (matching.columns): the way to write many candidates. `table`:
+        the concepts of the pairs' profiles (Index.concept_table), else made for the call."""
+        return columns.candidates(self, pairs, table)
 
     def score(self, offer: Profile, need: Profile) -> "Scored | None":
         """What pair() decides, without writing the sentences and the impact estimate: enough to rank the pair."""
@@ -258,6 +262,7 @@ class Index:
         self.engine = engine
         self.profiles: dict[str, Profile] = {}
         self._concepts = blocking.ConceptIndex(engine.knowledge.routes.values())
+        self._table: ConceptTable | None = None
 
     def add_all(self, listings: Iterable[Listing]) -> Self:
         return self.add_profiles(self.engine.profiles(list(listings)))
@@ -280,6 +285,14 @@ class Index:
     def remove(self, listing_id: str) -> None:
         self.profiles.pop(listing_id, None)
         self._concepts.remove(listing_id)
+        self._table = None
+
+    def concept_table(self) -> ConceptTable:
+        """The concepts of every profile here as arrays (matching.blocked), made when first asked after a change:
+        what Engine.pairs reads for many pairs of these profiles."""
+        if self._table is None:
+            self._table = ConceptTable(self.profiles.values())
+        return self._table
 
     def candidates(self, listing_id: str, k: int | None = None) -> list[Candidate]:
         """The listing's candidates, best first (the k best when k is given)."""
@@ -380,6 +393,7 @@ class Index:
     def _put(self, profile: Profile) -> None:
         self.profiles[profile.listing.id] = profile
         self._concepts.add(profile)
+        self._table = None
 
 
 def _latitude(profile: Profile) -> float:

@@ -115,7 +115,8 @@ def written(
     (Engine.pairs), but one by one with them for the needs in explained[offer]."""
     profiles, engine, explained = index.profiles, index.engine, explained or {}
     plain = [pair for pair in pairs if pair[1] not in explained.get(pair[0], ())]
-    found = dict(zip(plain, engine.pairs([(profiles[o], profiles[n]) for o, n in plain]), strict=True))
+    table = index.concept_table()
+    found = dict(zip(plain, engine.pairs([(profiles[o], profiles[n]) for o, n in plain], table), strict=True))
     if len(plain) < len(pairs):
         found |= {
             (o, n): engine.pair(profiles[o], profiles[n], sentences=True) for o, n in pairs if n in explained.get(o, ())
