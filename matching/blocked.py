@@ -43,21 +43,18 @@ class Blocked(NamedTuple):
 def blocked(engine: "Engine", pairs: Sequence[tuple[Profile, Profile]], table: "ConceptTable | None" = None) -> Blocked:
     """For the pairs engine.blocked(offer, need) lets through, what it finds of them. `table`: one holding the
     pairs' profiles (Index.concept_table), else one is made of them."""
-    compatible = [i for i, (offer, need) in enumerate(pairs) if blocking.compatible(offer, need)]
-    kept = [pairs[i] for i in compatible]
-    shared = _Shared(*_holding(table, kept))
+    table, offers, needs = _holding(table, pairs)
+    compatible = np.flatnonzero(table.compatible(offers, needs))
+    shared = _Shared(table, offers[compatible], needs[compatible])
     first, counts = shared.firsts()
-    which = shared.pair[first].tolist()  # each pair sharing a concept, by its place among the compatible
+    which = compatible[shared.pair[first]]  # each pair sharing a concept, by its place among those given
     routes = _routes(engine, shared, first)
-    sharing = [kept[j] for j in which]
-    kms = [blocking.distance_between(offer, need) for offer, need in sharing]
-    limits = [
-        blocking.distance_limit_km(offer, need, route.max_distance_km if route else None)
-        for (offer, need), route in zip(sharing, routes, strict=True)
-    ]
+    places = zip(offers[which].tolist(), needs[which].tolist(), routes, strict=True)
+    measured = [table.distance_and_limit(o, n, route) for o, n, route in places]
+    kms, limits = [km for km, _ in measured], [limit for _, limit in measured]
     near = [km is None or km <= limit for km, limit in zip(kms, limits, strict=True)]  # Engine.blocked's last test
     columns = (
-        [compatible[j] for j in which],
+        which.tolist(),
         shared.strength[first].tolist(),
         _rules(shared.concept[first], shared.text[first], shared.activity[first]),
         _sums_in_order(shared.product, first, counts).tolist(),
@@ -118,6 +115,44 @@ class ConceptTable:
         self.activity = np.array([e.source == "activity" for e in evidence], dtype=bool)
         self.counts = np.array([len(profile.concepts) for profile in self.profiles], dtype=np.int64)
         self.starts = np.cumsum(self.counts) - self.counts
+        # What blocking.compatible, distance_between and distance_limit_km read of each listing, read once here:
+        # at 100k listings, reading them from the listings pair by pair was most of what blocking a batch cost.
+        listings = [profile.listing for profile in self.profiles]
+        codes: dict[str, int] = {}  # resource types and owners as numbers, for comparing them as arrays
+        self._sides = np.array(
+            [
+                (
+                    listing.kind == "offer",
+                    listing.kind == "need",
+                    codes.setdefault(f"resource:{listing.resource_type}", len(codes)),
+                    codes.setdefault(f"owner:{listing.organization_id}", len(codes)),
+                )
+                for listing in listings
+            ],
+            dtype=np.int64,
+        ).reshape(-1, 4)
+        self._places = [None if x.lat is None or x.lon is None else (x.lat, x.lon) for x in listings]
+        self._stated = [listing.max_distance_km for listing in listings]
+        self._typical: dict[int, float] = {}  # blocking.typical_distance_km, by offer slot, once asked
+
+    def compatible(self, offers: np.ndarray, needs: np.ndarray) -> np.ndarray:
+        """blocking.compatible of the profiles in these slots, pair by pair."""
+        a, b = self._sides[offers], self._sides[needs]
+        found: np.ndarray = (a[:, 0] == 1) & (b[:, 1] == 1) & (a[:, 2] == b[:, 2]) & (a[:, 3] != b[:, 3])
+        return found
+
+    def distance_and_limit(self, offer: int, need: int, route: Route | None) -> tuple[float | None, float]:
+        """blocking.distance_between and distance_limit_km of the profiles in these slots, given the route."""
+        a, b = self._places[offer], self._places[need]
+        km = None if a is None or b is None else blocking.haversine_km(a[0], a[1], b[0], b[1])
+        stated = blocking.stated_limit_km(self._stated[offer], self._stated[need])
+        return km, stated or (route.max_distance_km if route else None) or self._typical_km(offer)
+
+    def _typical_km(self, offer: int) -> float:
+        found = self._typical.get(offer)
+        if found is None:
+            found = self._typical[offer] = blocking.typical_distance_km(self.profiles[offer])
+        return found
 
     def slots_of(self, pairs: Sequence[tuple[Profile, Profile]]) -> tuple[np.ndarray, np.ndarray]:
         """The slots of the pairs' offers and of their needs; KeyError when the table lacks one of them."""

@@ -139,10 +139,15 @@ def typical_distance_km(offer: Profile) -> float:
 
 def distance_limit_km(offer: Profile, need: Profile, route_km: float | None) -> float:
     """The nearer of the limits the parties state; else the route's, else what such an offer usually travels."""
-    ours, theirs = offer.listing.max_distance_km, need.listing.max_distance_km
+    stated = stated_limit_km(offer.listing.max_distance_km, need.listing.max_distance_km)
+    return stated or route_km or typical_distance_km(offer)
+
+
+def stated_limit_km(ours: float | None, theirs: float | None) -> float | None:
+    """The nearer of the limits offer and need state (a limit of 0 is none), else none."""
     if ours and theirs:
         return min(ours, theirs)
-    return ours or theirs or route_km or typical_distance_km(offer)
+    return ours or theirs
 
 
 def compatible(offer: Profile, need: Profile) -> bool:

@@ -88,3 +88,41 @@ def test_an_index_makes_its_table_again_after_a_change(matcher: Engine, country_
     assert listing.id not in {p.listing.id for p in index.concept_table().profiles}
     profile = index.add(listing)
     assert any(p is profile for p in index.concept_table().profiles)
+
+
+def test_places_limits_owners_and_resources_are_read_as_pair_by_pair(matcher: Engine) -> None:
+    """Every mix of what blocking reads of the listings besides their concepts: a place or none, a stated limit of
+    none, 0 (none) or some, a route's limit or none, one owner or two, one resource type or two."""
+    concepts = {"ewc:10 01 02": Evidence(1.0, "code"), "route:coal-fly-ash-to-cement": Evidence(0.5, "text")}
+    route_only = {"route:coal-fly-ash-to-cement": Evidence(0.5, "text")}
+    code_only = {"ewc:10 01 02": Evidence(1.0, "code")}
+    places = [(None, None), (50.06, 19.94), (50.1, 20.0), (54.35, 18.65), (52.23, None)]
+    profiles = []
+    for kind in ("offer", "need"):
+        for i, ((lat, lon), limit, resource, owner, held) in enumerate(
+            zip(
+                places * 6,
+                [None, 0.0, 30.0, 700.0, 1.0] * 6,
+                ["material", "material", "energy"] * 10,
+                ["a", "b"] * 15,
+                [concepts, route_only, code_only] * 10,
+                strict=True,
+            )
+        ):
+            listing = Listing(
+                id=f"{kind}-{i}",
+                organization_id=owner,
+                kind=kind,
+                resource_type=resource,
+                title="x",
+                lat=lat,
+                lon=lon,
+                max_distance_km=limit,
+            )
+            profiles.append(Profile(listing, held))
+    pairs = [(offer, need) for offer in profiles for need in profiles]
+    expected = _pair_by_pair(matcher, pairs)
+
+    assert blocked(matcher, pairs) == expected
+    assert 100 < len(expected.at) < len(pairs) / 8
+    assert None in expected.distances and 0.0 in expected.distances
