@@ -24,7 +24,7 @@ from matching.rounding import rounded_array
 if TYPE_CHECKING:
     from matching.engine import Engine
 
-__all__ = ["Blocked", "ConceptTable", "blocked"]
+__all__ = ["Blocked", "ProfileTable", "blocked"]
 
 
 class Blocked(NamedTuple):
@@ -40,9 +40,9 @@ class Blocked(NamedTuple):
     limits: list[float]
 
 
-def blocked(engine: "Engine", pairs: Sequence[tuple[Profile, Profile]], table: "ConceptTable | None" = None) -> Blocked:
+def blocked(engine: "Engine", pairs: Sequence[tuple[Profile, Profile]], table: "ProfileTable | None" = None) -> Blocked:
     """For the pairs engine.blocked(offer, need) lets through, what it finds of them. `table`: one holding the
-    pairs' profiles (Index.concept_table), else one is made of them."""
+    pairs' profiles (Index.profile_table), else one is made of them."""
     table, offers, needs = _holding(table, pairs)
     compatible = np.flatnonzero(table.compatible(offers, needs))
     shared = _Shared(table, offers[compatible], needs[compatible])
@@ -98,11 +98,11 @@ _KINDS = {"ewc": _EWC, "sub": _SUB, "stream": _STREAM, "route": _ROUTE}
 _VOCABULARY = _Vocabulary()
 
 
-class ConceptTable:
-    """The concepts of many profiles as flat arrays, a slice a profile: what blocked() reads of a pair's profiles.
-    An Index keeps one of all its profiles (Index.concept_table), so that a rebuild's process reads each profile's
-    evidence once rather than once a batch: at 100k listings those reads, scattered over the heap, were a sixth of
-    writing the kept pairs."""
+class ProfileTable:
+    """What blocked() reads of many profiles, read once: their concepts as flat arrays (a slice a profile) and what
+    blocking compares of their listings. An Index keeps one of all its profiles (Index.profile_table), so that a
+    rebuild's process reads each profile once rather than once a batch: at 100k listings those reads, scattered
+    over the heap, were most of blocking a batch."""
 
     def __init__(self, profiles: Iterable[Profile]) -> None:
         # Held, and found by id(): an id is not reused while the profile lives.
@@ -162,15 +162,15 @@ class ConceptTable:
 
 
 def _holding(
-    table: ConceptTable | None, pairs: Sequence[tuple[Profile, Profile]]
-) -> tuple[ConceptTable, np.ndarray, np.ndarray]:
+    table: ProfileTable | None, pairs: Sequence[tuple[Profile, Profile]]
+) -> tuple[ProfileTable, np.ndarray, np.ndarray]:
     """The table given when it holds every profile of the pairs, else one made of them; and their slots there."""
     if table is not None:
         try:
             return table, *table.slots_of(pairs)
         except KeyError:
             pass
-    table = ConceptTable({id(profile): profile for pair in pairs for profile in pair}.values())
+    table = ProfileTable({id(profile): profile for pair in pairs for profile in pair}.values())
     return table, *table.slots_of(pairs)
 
 
@@ -180,7 +180,7 @@ class _Shared:
     the product of the two weights, whether either side found it in text and whether the need's evidence is its
     activity (what Shared.rule reads)."""
 
-    def __init__(self, table: ConceptTable, offers: np.ndarray, needs: np.ndarray) -> None:
+    def __init__(self, table: ProfileTable, offers: np.ndarray, needs: np.ndarray) -> None:
         offer_pair, offer_entry = _entries(offers, table.starts, table.counts)
         need_pair, need_entry = _entries(needs, table.starts, table.counts)
         # The two sides' (pair, concept) keys; each side's keys are distinct (a profile names a concept once).

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from matching import comparisons, impact
-from matching.blocked import ConceptTable, blocked
+from matching.blocked import ProfileTable, blocked
 from matching.comparisons import Pair
 from matching.knowledge import Route
 from matching.records import Candidate, Comparison, Impact, Profile
@@ -46,7 +46,7 @@ class _Measured(NamedTuple):
 
 
 def candidates(
-    engine: "Engine", pairs: Sequence[tuple[Profile, Profile]], table: ConceptTable | None = None
+    engine: "Engine", pairs: Sequence[tuple[Profile, Profile]], table: ProfileTable | None = None
 ) -> list[Candidate | None]:
     """[engine.pair(offer, need, sentences=False) for offer, need in pairs]: the same candidates. `table`: one
     holding the pairs' profiles (matching.blocked), else one is made of them."""
@@ -79,7 +79,7 @@ def candidates(
     return found
 
 
-def _measure(engine: "Engine", pairs: Sequence[tuple[Profile, Profile]], table: ConceptTable | None) -> _Measured:
+def _measure(engine: "Engine", pairs: Sequence[tuple[Profile, Profile]], table: ProfileTable | None) -> _Measured:
     """Each pair's comparisons, by the comparison module's functions (Engine.score's, without the outcomes of the
     four whose values and levels it measures alone), from what blocking finds of all of them (matching.blocked)."""
     measured = _Measured([], [], [], [], [], [], [])

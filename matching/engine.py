@@ -16,7 +16,7 @@ from typing import NamedTuple, Self
 import numpy as np
 
 from matching import blocking, columns, impact, ranking
-from matching.blocked import ConceptTable
+from matching.blocked import ProfileTable
 from matching.comparisons import Outcome, Pair
 from matching.enrich import Enricher
 from matching.knowledge import Knowledge, Route
@@ -66,11 +66,11 @@ class Engine:
         return None if scored is None else self.candidate(scored, sentences=sentences)
 
     def pairs(
-        self, pairs: Sequence[tuple[Profile, Profile]], table: ConceptTable | None = None
+        self, pairs: Sequence[tuple[Profile, Profile]], table: ProfileTable | None = None
     ) -> list[Candidate | None]:
         """[self.pair(offer, need, sentences=False) for offer, need in pairs], with blocking and the arithmetic after
         the comparisons done for all pairs at once (matching.columns): the way to write many candidates. `table`:
-        the concepts of the pairs' profiles (Index.concept_table), else made for the call."""
+        what blocking reads of the pairs' profiles (Index.profile_table), else made for the call."""
         return columns.candidates(self, pairs, table)
 
     def score(self, offer: Profile, need: Profile) -> "Scored | None":
@@ -262,7 +262,7 @@ class Index:
         self.engine = engine
         self.profiles: dict[str, Profile] = {}
         self._concepts = blocking.ConceptIndex(engine.knowledge.routes.values())
-        self._table: ConceptTable | None = None
+        self._table: ProfileTable | None = None
 
     def add_all(self, listings: Iterable[Listing]) -> Self:
         return self.add_profiles(self.engine.profiles(list(listings)))
@@ -287,11 +287,11 @@ class Index:
         self._concepts.remove(listing_id)
         self._table = None
 
-    def concept_table(self) -> ConceptTable:
-        """The concepts of every profile here as arrays (matching.blocked), made when first asked after a change:
+    def profile_table(self) -> ProfileTable:
+        """What matching.blocked reads of every profile here, as arrays, made when first asked after a change:
         what Engine.pairs reads for many pairs of these profiles."""
         if self._table is None:
-            self._table = ConceptTable(self.profiles.values())
+            self._table = ProfileTable(self.profiles.values())
         return self._table
 
     def candidates(self, listing_id: str, k: int | None = None) -> list[Candidate]:

@@ -115,7 +115,7 @@ def written(
     (Engine.pairs), but one by one with them for the needs in explained[offer]."""
     profiles, engine, explained = index.profiles, index.engine, explained or {}
     plain = [pair for pair in pairs if pair[1] not in explained.get(pair[0], ())]
-    table = index.concept_table()
+    table = index.profile_table()
     found = dict(zip(plain, engine.pairs([(profiles[o], profiles[n]) for o, n in plain], table), strict=True))
     if len(plain) < len(pairs):
         found |= {

@@ -1,6 +1,6 @@
 """matching.blocked finds for many pairs at once exactly what Engine.blocked finds pair by pair."""
 
-from matching.blocked import Blocked, ConceptTable, blocked
+from matching.blocked import Blocked, ProfileTable, blocked
 from matching.engine import Engine, Index
 from matching.records import Evidence, Listing, Profile
 
@@ -25,9 +25,9 @@ def test_the_pairs_of_a_country_are_blocked_as_pair_by_pair(
     expected = _pair_by_pair(matcher, pairs)
 
     assert blocked(matcher, pairs) == expected
-    assert blocked(matcher, pairs, country_index.concept_table()) == expected
+    assert blocked(matcher, pairs, country_index.profile_table()) == expected
     # A table lacking some of the profiles is not read: one is made for the call.
-    assert blocked(matcher, pairs, ConceptTable([pairs[0][0]])) == expected
+    assert blocked(matcher, pairs, ProfileTable([pairs[0][0]])) == expected
     assert len(expected.at) > 5000
     # What the order of the shared concepts decides is exercised: ties in strength, several routes to pick from.
     shared = [matcher.blocked(*pairs[i]).shared for i in expected.at]  # type: ignore[union-attr]
@@ -80,14 +80,14 @@ def test_ties_in_strength_go_by_name_and_routes_by_their_rounded_strength(matche
 
 def test_an_index_makes_its_table_again_after_a_change(matcher: Engine, country_index: Index) -> None:
     index = Index(matcher).add_profiles(list(country_index.profiles.values())[:40])
-    table = index.concept_table()
-    assert index.concept_table() is table
+    table = index.profile_table()
+    assert index.profile_table() is table
     assert sorted(p.listing.id for p in table.profiles) == sorted(index.profiles)
     listing = next(iter(index.profiles.values())).listing
     index.remove(listing.id)
-    assert listing.id not in {p.listing.id for p in index.concept_table().profiles}
+    assert listing.id not in {p.listing.id for p in index.profile_table().profiles}
     profile = index.add(listing)
-    assert any(p is profile for p in index.concept_table().profiles)
+    assert any(p is profile for p in index.profile_table().profiles)
 
 
 def test_places_limits_owners_and_resources_are_read_as_pair_by_pair(matcher: Engine) -> None:
