@@ -288,8 +288,8 @@ class Index:
         self._table = None
 
     def profile_table(self) -> ProfileTable:
-        """What matching.blocked reads of every profile here, as arrays, made when first asked after a change:
-        what Engine.pairs reads for many pairs of these profiles."""
+        """What matching.blocked reads of every profile here (Engine.pairs, for many pairs of them), as arrays: made
+        when first asked after a change."""
         if self._table is None:
             self._table = ProfileTable(self.profiles.values())
         return self._table
