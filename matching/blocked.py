@@ -116,7 +116,7 @@ class ProfileTable:
         self.counts = np.array([len(profile.concepts) for profile in self.profiles], dtype=np.int64)
         self.starts = np.cumsum(self.counts) - self.counts
         # What blocking.compatible, distance_between and distance_limit_km read of each listing, read once here:
-        # at 100k listings, reading them from the listings pair by pair was most of what blocking a batch cost.
+        # at 100k listings, reading them from the listings pair by pair was half of what blocking a batch cost.
         listings = [profile.listing for profile in self.profiles]
         codes: dict[str, int] = {}  # resource types and owners as numbers, for comparing them as arrays
         self._sides = np.array(
