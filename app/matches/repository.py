@@ -693,7 +693,7 @@ def ranked_copy(rows: Sequence[Sequence[Any]], now: datetime) -> tuple[list[str]
 
 
 def _engine_copy_text(fields: Sequence[Any]) -> str:
-    """ "\\t".join(map(_copy_text, fields)) for ENGINE_FIELDS as a rebuild's rows hold them (the score a float, the
+    """_copy_line's text (without the newline) of ENGINE_FIELDS as a rebuild's rows hold them (the score a float, the
     JSON ones encoded), with fewer calls: a call a value was ~half of a line's cost, 1.44 M lines a rebuild. JSON text
     holds no raw tab, newline or carriage return (JSON escapes them), so only its backslashes are doubled."""
     score, rule, components, distance_km, impact, co2e_avoided_t, engine_version = fields
