@@ -1,21 +1,23 @@
 """matching.blocked finds for many pairs at once exactly what Engine.blocked finds pair by pair."""
 
+from typing import Any
+
 from matching.blocked import Blocked, ProfileTable, blocked
 from matching.engine import Engine, Index
 from matching.records import Evidence, Listing, Profile
 
 
 def _pair_by_pair(matcher: Engine, pairs: list[tuple[Profile, Profile]]) -> Blocked:
-    found = []
+    columns: list[list[Any]] = [[] for _ in Blocked._fields]
     for i, (offer, need) in enumerate(pairs):
         pair = matcher.blocked(offer, need)
         if pair is not None:
             best = pair.shared[0]
             dot = sum(s.offer.weight * s.need.weight for s in pair.shared)  # what text_measure sums
-            found.append((i, best.strength, best.rule, dot, pair.route, pair.distance_km, pair.limit_km))
-    return (
-        Blocked(*(list(column) for column in zip(*found, strict=True))) if found else Blocked(*([] for _ in range(7)))
-    )
+            facts = (i, best.strength, best.rule, dot, pair.route, pair.distance_km, pair.limit_km)
+            for column, value in zip(columns, facts, strict=True):
+                column.append(value)
+    return Blocked(*columns)
 
 
 def test_the_pairs_of_a_country_are_blocked_as_pair_by_pair(
