@@ -418,8 +418,13 @@ class ConceptIndex:
         weights = {concept: evidence.weight for concept, evidence in profile.concepts.items()}
         lat = features["lat"] if features["located"] else -np.inf
         far_km = _far_km(features)
+        postings = self._postings
         for concept, weight in weights.items():
-            self._postings.setdefault((kind, concept), _Posting()).append(row, weight, lat, far_km)
+            # Not setdefault(key, _Posting()): that made three arrays for every entry added, kept or not.
+            posting = postings.get((kind, concept))
+            if posting is None:
+                posting = postings[kind, concept] = _Posting()
+            posting.append(row, weight, lat, far_km)
         self._ids[row], self._weights[row] = profile.listing.id, weights
         self._rows[profile.listing.id] = row
 
