@@ -93,8 +93,9 @@ class _Vocabulary:
         return self.ids[name]
 
 
-_EWC, _SUB, _STREAM, _ROUTE = range(4)
-_KINDS = {"ewc": _EWC, "sub": _SUB, "stream": _STREAM, "route": _ROUTE}
+_KIND_NAMES = tuple(blocking.CONCEPT_STRENGTH)  # the kinds of concept blocking knows, numbered
+_KINDS = {kind: number for number, kind in enumerate(_KIND_NAMES)}
+_ROUTE = _KINDS["route"]
 _VOCABULARY = _Vocabulary()
 
 
@@ -145,8 +146,9 @@ class ProfileTable:
         """blocking.distance_between and distance_limit_km of the profiles in these slots, given the route."""
         a, b = self._places[offer], self._places[need]
         km = None if a is None or b is None else blocking.haversine_km(a[0], a[1], b[0], b[1])
-        stated = blocking.stated_limit_km(self._stated[offer], self._stated[need])
-        return km, stated or (route.max_distance_km if route else None) or self._typical_km(offer)
+        route_km = route.max_distance_km if route else None
+        set_by_someone = blocking.set_limit_km(self._stated[offer], self._stated[need], route_km)
+        return km, set_by_someone or self._typical_km(offer)
 
     def _typical_km(self, offer: int) -> float:
         found = self._typical.get(offer)
@@ -230,19 +232,15 @@ def _sums_in_order(values: np.ndarray, first: np.ndarray, counts: np.ndarray) ->
 def _rules(concepts: np.ndarray, text: np.ndarray, activity: np.ndarray) -> list[str]:
     """Shared.rule of each best shared concept."""
     kinds = _VOCABULARY.kind[concepts].tolist()
-    return [
-        _RULES[kind][1 if (by_text if kind == _EWC else by_activity) else 0]
-        for kind, by_text, by_activity in zip(kinds, text.tolist(), activity.tolist(), strict=True)
-    ]
+    return [_RULES[key] for key in zip(kinds, text.tolist(), activity.tolist(), strict=True)]
 
 
-# By kind: the rule, and the rule when the deciding source is there (text on either side for a code; the need's
-# activity for a route).
+# blocking.rule_of for every (kind, from text, by activity).
 _RULES = {
-    _EWC: ("same_code", "text_neighbour"),
-    _SUB: ("code_proximity", "code_proximity"),
-    _STREAM: ("same_stream", "same_stream"),
-    _ROUTE: ("knowledge_route", "activity_route"),
+    (kind, from_text, by_activity): blocking.rule_of(_KIND_NAMES[kind], from_text, by_activity)
+    for kind in range(len(_KIND_NAMES))
+    for from_text in (False, True)
+    for by_activity in (False, True)
 }
 
 

@@ -64,15 +64,20 @@ class Shared(NamedTuple):
 
     @property
     def rule(self) -> str:
-        kind = self.concept.split(":", 1)[0]
         from_text = "text" in (self.offer.source, self.need.source)
-        if kind == "ewc":
-            return "text_neighbour" if from_text else "same_code"
-        if kind == "sub":
-            return "code_proximity"
-        if kind == "stream":
-            return "same_stream"
-        return "knowledge_route" if self.need.source != "activity" else "activity_route"
+        return rule_of(self.concept.split(":", 1)[0], from_text, self.need.source == "activity")
+
+
+def rule_of(kind: str, from_text: bool, by_activity: bool) -> str:
+    """The rule that found a pair, from its strongest shared concept: the concept's kind, whether either side found
+    it in text, and whether the need points at it by its activity."""
+    if kind == "ewc":
+        return "text_neighbour" if from_text else "same_code"
+    if kind == "sub":
+        return "code_proximity"
+    if kind == "stream":
+        return "same_stream"
+    return "activity_route" if by_activity else "knowledge_route"
 
 
 def shared_concepts(offer: Profile, need: Profile) -> list[Shared]:
@@ -139,15 +144,16 @@ def typical_distance_km(offer: Profile) -> float:
 
 def distance_limit_km(offer: Profile, need: Profile, route_km: float | None) -> float:
     """The nearer of the limits the parties state; else the route's, else what such an offer usually travels."""
-    stated = stated_limit_km(offer.listing.max_distance_km, need.listing.max_distance_km)
-    return stated or route_km or typical_distance_km(offer)
+    set_by_someone = set_limit_km(offer.listing.max_distance_km, need.listing.max_distance_km, route_km)
+    return set_by_someone or typical_distance_km(offer)
 
 
-def stated_limit_km(ours: float | None, theirs: float | None) -> float | None:
-    """The nearer of the limits offer and need state (a limit of 0 is none), else none."""
+def set_limit_km(ours: float | None, theirs: float | None, route_km: float | None) -> float | None:
+    """The nearer of the limits offer and need state (a limit of 0 is none), else the route's; None when nobody sets
+    one."""
     if ours and theirs:
         return min(ours, theirs)
-    return ours or theirs
+    return ours or theirs or route_km
 
 
 def compatible(offer: Profile, need: Profile) -> bool:
