@@ -2,7 +2,7 @@
 
 from dataclasses import replace
 
-from matching.engine import Engine
+from matching.engine import Engine, Index
 from matching.evaluation import CaseFile
 from matching.records import Candidate, Listing, Profile
 
@@ -12,13 +12,14 @@ def _pair_by_pair(matcher: Engine, pairs: list[tuple[Profile, Profile]]) -> list
 
 
 def test_the_candidates_of_a_country_are_those_written_pair_by_pair(
-    matcher: Engine, country_pairs: list[tuple[Profile, Profile]]
+    matcher: Engine, country_index: Index, country_pairs: list[tuple[Profile, Profile]]
 ) -> None:
     pairs = country_pairs
     written = matcher.pairs(pairs)
     expected = _pair_by_pair(matcher, pairs)
     assert sum(c is not None for c in expected) > 5000
     assert written == expected
+    assert matcher.pairs(pairs, country_index.profile_table()) == expected  # as a rebuild writes them
     assert [c.impact for c in written if c] == [c.impact for c in expected if c]  # route is a field past `basis`
 
 
