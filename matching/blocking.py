@@ -6,7 +6,7 @@ filters: opposite kinds, the same resource type, different organizations, and a 
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date
 from typing import Any, NamedTuple, TypeVar, overload
 
@@ -297,6 +297,9 @@ class _RouteFacts(NamedTuple):
         return (-self.km, self.id)
 
 
+# _Gathered's route ranks of a concept that is no route, and of a route the index does not know.
+_NOT_A_ROUTE, _UNKNOWN_ROUTE = -1, -2
+
 _OPERATION_BITS: dict[str, int] = {code: 1 << i for i, code in enumerate(RECOVERY_OPERATIONS)}
 
 
@@ -314,22 +317,46 @@ def round4(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Python's round(x, 4) of each value, and where that may differ (the value lies within EDGE of halfway
     between two results, where numpy's x * 1e4 may round to the other side). Elsewhere both give the double
     nearest to k / 1e4 for the same k."""
+    rounded, unsure = round4_steps(values)
+    rounded /= 1e4  # in place: a rebuild rounds ~40 arrays per listing ranked
+    return rounded, unsure
+
+
+def round4_steps(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """round4 as the k of k / 1e4 (a float holding an integer; ordered as the rounded values are), and where it
+    may differ from Python's."""
     scaled = values * 1e4
-    rounded = np.rint(scaled)
-    near_half = 0.5 - np.abs(scaled - rounded)  # the distance to the nearest integer is 0.5 exactly halfway
-    tolerance = np.abs(scaled)  # in place from here: a rebuild rounds ~40 arrays per listing ranked
+    steps = np.rint(scaled)
+    near_half = 0.5 - np.abs(scaled - steps)  # the distance to the nearest integer is 0.5 exactly halfway
+    tolerance = np.abs(scaled)  # in place from here
     np.maximum(tolerance, 1.0, out=tolerance)
     tolerance *= EDGE
-    rounded /= 1e4
-    return rounded, near_half < tolerance
+    return steps, near_half < tolerance
+
+
+class _Piece(NamedTuple):
+    """What one posting gives a profile asked about (ConceptIndex._taken): its rows and their weights, and the
+    profile's weight, the concept's strength and its route rank (_NOT_A_ROUTE when it is no route)."""
+
+    rows: np.ndarray
+    weights: np.ndarray
+    weight: float
+    strength: float
+    rank: int
+
+
+# How many gathered entries ConceptIndex.reaches puts in one set of arrays (see there).
+_ENTRIES_AT_ONCE = 50_000
 
 
 @dataclass
 class _Gathered:
-    """What _gather finds, per row found: the dot product of the shared concept weights, the strongest shared
-    strength, the route Engine._route picks (its limit, 0 for none, and recovery operations) and whether that
-    pick is unsure."""
+    """What _gather finds, per row found: the profile asked about that found it (its place among those asked), the
+    dot product of the shared concept weights, the strongest shared strength, the route Engine._route picks (its
+    limit, 0 for none, and recovery operations) and whether that pick is unsure. Rows are in order of the profile,
+    then of row."""
 
+    query: np.ndarray
     rows: np.ndarray
     dot: np.ndarray
     strength: np.ndarray
@@ -339,12 +366,13 @@ class _Gathered:
 
     @classmethod
     def empty(cls) -> "_Gathered":
-        nothing = np.empty(0)
-        return cls(np.empty(0, dtype=np.int64), nothing, nothing, nothing, np.empty(0, dtype=np.int64), nothing > 0)
+        nothing, none = np.empty(0), np.empty(0, dtype=np.int64)
+        return cls(none, none, nothing, nothing, nothing, none, nothing > 0)
 
     def narrowed(self, keep: np.ndarray) -> "_Gathered":
         # Field by field rather than through dataclasses.fields: a reach narrows twice, and fields() is slow.
         return _Gathered(
+            self.query[keep],
             self.rows[keep],
             self.dot[keep],
             self.strength[keep],
@@ -355,13 +383,9 @@ class _Gathered:
 
 
 @dataclass(frozen=True)
-class Reach:
-    """Listings of the opposite kind that share a concept with one listing and pass the vectorised hard filters
-    (resource type, owner, distance, availability, hazard, permit, quality limits), with the comparison values
-    known before scoring: the comparisons' own where `exact`, elsewhere upper bounds (distance under the farthest
-    shared route, quality 1). Arrays are aligned with `ids`."""
+class _Found:
+    """What a reach knows of each listing it found (see Reach), as aligned arrays."""
 
-    ids: Sequence[str]
     rows: np.ndarray  # the index's row of each listing
     floor: np.ndarray  # what was set with ConceptIndex.set_floor (NaN: nothing known)
     material: np.ndarray
@@ -384,6 +408,51 @@ class Reach:
         }
 
 
+@dataclass(frozen=True)
+class Reach(_Found):
+    """Listings of the opposite kind that share a concept with one listing and pass the vectorised hard filters
+    (resource type, owner, distance, availability, hazard, permit, quality limits), with the comparison values
+    known before scoring: the comparisons' own where `exact`, elsewhere upper bounds (distance under the farthest
+    shared route, quality 1). Arrays are aligned with `ids`."""
+
+    ids: Sequence[str]
+
+
+@dataclass(frozen=True)
+class Reaches(_Found):
+    """The reaches of several listings of one kind (ConceptIndex.reaches), as one set of arrays: the i-th listing's
+    are [ends[i - 1]:ends[i]] (from 0 for the first)."""
+
+    ends: list[int]
+    id_of: Callable[[int], str]
+
+    @classmethod
+    def none(cls, id_of: Callable[[int], str]) -> "Reaches":
+        """The reaches of no listing."""
+        nothing = np.empty(0)
+        return cls(np.empty(0, dtype=np.int64), *(nothing,) * 6, nothing > 0, ends=[], id_of=id_of)
+
+    @classmethod
+    def joined(cls, parts: Sequence["Reaches"]) -> "Reaches":
+        """The reaches of several parts' listings, in order (one part at least)."""
+        if len(parts) == 1:
+            return parts[0]
+        offsets = np.cumsum([0, *(len(part.rows) for part in parts)]).tolist()
+        ends = [offset + end for part, offset in zip(parts, offsets, strict=False) for end in part.ends]
+        joined = {field.name: np.concatenate([getattr(part, field.name) for part in parts]) for field in fields(_Found)}
+        return cls(**joined, ends=ends, id_of=parts[0].id_of)
+
+    def __len__(self) -> int:
+        return len(self.ends)
+
+    def reach(self, i: int) -> Reach:
+        """The i-th listing's reach: its slice of the arrays."""
+        part = slice(self.ends[i - 1] if i else 0, self.ends[i])
+        rows, id_of = self.rows[part], self.id_of
+        ids = LazySequence(lambda j: id_of(int(rows[j])), len(rows))
+        return Reach(**{field.name: getattr(self, field.name)[part] for field in fields(_Found)}, ids=ids)
+
+
 class ConceptIndex:
     """An inverted index from (kind, concept) to the listings that point at it, with columns for vectorised filters.
 
@@ -399,6 +468,11 @@ class ConceptIndex:
             f"route:{r.id}": _RouteFacts(r.max_distance_km or 0.0, r.id, operation_bits(r.recovery_operations))
             for r in routes
         }
+        # The routes in Engine._route's tie-break order (_RouteFacts.order): a route's place there is its rank.
+        ranked = sorted(self._routes, key=lambda concept: self._routes[concept].order)
+        self._route_rank = {concept: rank for rank, concept in enumerate(ranked)}
+        self._route_km = np.array([self._routes[concept].km for concept in ranked])
+        self._route_ops = np.array([self._routes[concept].ops for concept in ranked], dtype=np.int64)
         self._postings: dict[tuple[int, str], _Posting] = {}
         self._rows: dict[str, int] = {}
         self._ids: list[str | None] = []
@@ -456,85 +530,116 @@ class ConceptIndex:
 
     def sharing(self, profile: Profile) -> set[str]:
         """Listings of the opposite kind that share at least one concept with this one."""
-        return {self.id_of(row) for row in self._gather(profile).rows}
+        return {self.id_of(row) for row in self._gather([self._taken(profile)]).rows}
 
     def reach(self, profile: Profile, *, exact: bool = False) -> Reach:
         """See Reach. Never leaves out a pair the exact comparisons would keep: where the pair's route cannot be
         told for certain, the largest limit any shared route allows is used. Only with `exact` are the routes
         picked per pair, so that Reach.exact can hold: it costs more than it saves when a few pairs are compared
         (a new listing's 20 best at 1M: p95 41 -> 55 ms, round 7), and less when a whole rebuild ranks."""
-        me, columns, is_offer = self._features(profile), self._columns, profile.listing.kind == "offer"
-        found = self._gather(profile, pick_routes=exact, near=me)
+        return self.reaches([profile], exact=exact).reach(0)
+
+    def reaches(self, profiles: Sequence[Profile], *, exact: bool = False) -> Reaches:
+        """reach() of each of these listings, all of one kind (else ValueError), built in sets of arrays of a few
+        tens of thousands of gathered entries each: at 100k listings a reach of a few hundred rows cost ~0.5 ms of
+        numpy's calls, whatever its size, and arrays much larger than the caches cost more than those calls.
+        Each listing's arrays are those its reach alone has (elementwise, in the same order)."""
+        kinds = {profile.listing.kind for profile in profiles}
+        if len(kinds) > 1:
+            raise ValueError("reaches are built for listings of one kind at a time")
+        features = [self._features(profile) for profile in profiles]
+        taken = [self._taken(profile, near) for profile, near in zip(profiles, features, strict=True)]
+        parts, start, entries = [], 0, 0
+        for end, pieces in enumerate(taken, 1):
+            entries += sum(len(piece.rows) for piece in pieces)
+            if entries >= _ENTRIES_AT_ONCE or end == len(taken):
+                found = self._gather(taken[start:end], pick_routes=exact)
+                parts.append(self._filtered(found, features[start:end], kinds == {"offer"}))
+                start, entries = end, 0
+        return Reaches.joined(parts) if parts else Reaches.none(self.id_of)
+
+    def _filtered(self, found: "_Gathered", features: Sequence[Mapping[str, Any]], is_offer: bool) -> Reaches:
+        """The reaches of the listings with these _features, from what _gather found for them: the hard filters
+        and the comparison values (or bounds) known before scoring."""
+        columns = self._columns
+        # haversine_km's cos of each listing's latitude, by math.cos as pair by pair (numpy's may differ in the last
+        # bit).
+        per_query = {"cos_lat": np.array([math.cos(f["lat"]) for f in features])}
 
         def col(name: str) -> np.ndarray:
             """A column for the rows still kept (`found` is narrowed below)."""
             return np.asarray(columns[name][found.rows])
 
+        def mine(name: str) -> np.ndarray:
+            """A feature of the listing whose reach found each row still kept."""
+            if name not in per_query:
+                per_query[name] = np.array([f[name] for f in features])
+            return np.asarray(per_query[name][found.query])
+
         # Distance first: it leaves out most of what the shared concepts gather (listings across the whole country;
         # 4 in 5 at 100k), so the other filters read their columns for fewer rows.
-        km = _haversine_km(me["lat"], me["lon"], col("lat"), col("lon"))
-        located = col("located") & me["located"]
-        stated = np.fmin(col("stated_km"), me["stated_km"])
-        typical = me["typical_km"] if is_offer else col("typical_km")
+        km = _haversine_km(mine("lat"), mine("lon"), mine("cos_lat"), col("lat"), col("lon"))
+        located = col("located") & mine("located")
+        stated = np.fmin(col("stated_km"), mine("stated_km"))
+        typical = mine("typical_km") if is_offer else col("typical_km")
         # Engine._route's pick decides the limit when neither party states one; where it is unsure, the largest.
         by_route = np.where(found.route_km > 0, found.route_km, typical)
-        by_route = np.where(found.unsure, np.maximum(me["route_km"], typical), by_route)
+        by_route = np.where(found.unsure, np.maximum(mine("route_km"), typical), by_route)
         limit = np.where(np.isnan(stated), by_route, stated)
         near = ~located | (km <= limit * (1 + TOLERANCE))
         # A pair this close to its limit may fall on either side of it in the exact arithmetic.
         edge = located & (np.abs(km - limit) <= limit * EDGE)
         found, km, located, limit, edge = found.narrowed(near), km[near], located[near], limit[near], edge[near]
-        keep = (col("resource") == me["resource"]) & (col("owner") != me["owner"])
-        keep &= np.maximum(col("start"), me["start"]) <= np.minimum(col("end"), me["end"])
-        if is_offer and me["hazardous"]:
-            keep &= col("accepts_hazardous")
-        if not is_offer and not me["accepts_hazardous"]:
-            keep &= ~col("hazardous")
-        keep &= ~self._unpermitted(found, me, col, is_offer)
-        quality, failed, odd = self._quality(me, found.rows, is_offer)
+        keep = (col("resource") == mine("resource")) & (col("owner") != mine("owner"))
+        keep &= np.maximum(col("start"), mine("start")) <= np.minimum(col("end"), mine("end"))
+        if is_offer:
+            keep &= ~mine("hazardous") | col("accepts_hazardous")
+        else:
+            keep &= mine("accepts_hazardous") | ~col("hazardous")
+        keep &= ~self._unpermitted(found, mine, col, is_offer)
+        quality, failed, odd = self._quality(mine, col, is_offer)
         keep &= ~failed
         found, km, located, limit, edge = found.narrowed(keep), km[keep], located[keep], limit[keep], edge[keep]
         quality, odd = quality[keep], odd[keep]
         distance = np.where(located, np.maximum(0.0, 1.0 - (np.where(located, km, 0.0) / limit) ** 1.5), 0.5)
-        norm = np.sqrt(me["norm2"] * col("norm2"))
+        norm = np.sqrt(mine("norm2") * col("norm2"))
         text = np.divide(found.dot, norm, out=np.zeros_like(found.dot), where=norm > 0)
-        quantity = _quantity_value(me["annual"], me["unit"], col("annual"), col("unit"))
-        rows = found.rows
-        return Reach(
-            LazySequence(lambda i: self.id_of(int(rows[i])), len(rows)),
-            rows,
+        quantity = _quantity_value(mine("annual"), mine("unit"), col("annual"), col("unit"))
+        return Reaches(
+            found.rows,
             col("floor"),
             found.strength,
             text,
             distance,
             quantity,
             quality,
-            exact=~(found.unsure | edge | odd),
+            ~(found.unsure | edge | odd),
+            np.searchsorted(found.query, np.arange(1, len(features) + 1)).tolist(),
+            self.id_of,
         )
 
-    def _quality(self, me: Mapping[str, Any], rows: np.ndarray, is_offer: bool) -> tuple[np.ndarray, ...]:
+    def _quality(
+        self, mine: Callable[[str], np.ndarray], col: Callable[[str], np.ndarray], is_offer: bool
+    ) -> tuple[np.ndarray, ...]:
         """comparisons.quality for each row: its value, whether it excludes the pair (the offer fails a limit the
-        need states), and where a NaN among the numbers leaves both unknown here (value 1 as a bound, kept)."""
-        columns = self._columns
-        value, failed = np.full(len(rows), UNSTATED_QUALITY), np.zeros(len(rows), dtype=bool)
-        odd = columns["odd_quality"][rows] | me["odd_quality"]
-        if is_offer:
-            limits = columns["limits"][rows]
-            at = np.flatnonzero(limits)
-            stated_anywhere = int(np.bitwise_or.reduce(limits[at])) if len(at) else 0
-        else:
-            at = np.arange(len(rows)) if me["limits"] else np.empty(0, dtype=np.int64)
-            stated_anywhere = me["limits"]
+        need states), and where a NaN among the numbers leaves both unknown here (value 1 as a bound, kept).
+        `mine` and `col`: a feature of the listing asked about and a column, for each row."""
+        odd = col("odd_quality") | mine("odd_quality")
+        value, failed = np.full(len(odd), UNSTATED_QUALITY), np.zeros(len(odd), dtype=bool)
+        need, offer = (col, mine) if is_offer else (mine, col)
+        limits = need("limits")
+        at = np.flatnonzero(limits)
+        stated_anywhere = int(np.bitwise_or.reduce(limits[at])) if len(at) else 0
         unknown, met, fails = (np.zeros(len(at), dtype=bool) for _ in range(3))
         # Only the limits some need here states: most needs state none or one of them.
         for bit, (limit_key, (offer_key, sense, *_)) in enumerate(QUALITY_LIMITS.items()):
             if not stated_anywhere >> bit & 1:
                 continue
-            wanted = columns[f"want:{limit_key}"][rows[at]] if is_offer else me[f"want:{limit_key}"]
+            wanted = need(f"want:{limit_key}")[at]
             stated = ~np.isnan(wanted)
             if not np.any(stated):
                 continue
-            actual = me[f"have:{offer_key}"] if is_offer else columns[f"have:{offer_key}"][rows[at]]
+            actual = offer(f"have:{offer_key}")[at]
             known = ~np.isnan(actual)
             ok = actual >= wanted if sense == "min" else actual <= wanted
             unknown |= stated & ~known
@@ -546,15 +651,15 @@ class ConceptIndex:
         return value, failed, odd
 
     def _unpermitted(
-        self, found: "_Gathered", me: Mapping[str, Any], col: Callable[[str], np.ndarray], is_offer: bool
+        self, found: "_Gathered", mine: Callable[[str], np.ndarray], col: Callable[[str], np.ndarray], is_offer: bool
     ) -> np.ndarray:
         """Pairs comparisons.legal excludes for want of a permit: waste offered to a receiver permitted only for
         other recovery operations than the offer's own (or, when it names none, its route's)."""
-        offer_ops, need_ops = (me["ops"], col("ops")) if is_offer else (col("ops"), me["ops"])
-        waste = me["waste"] if is_offer else col("waste")
+        offer, need = (mine, col) if is_offer else (col, mine)
+        offer_ops, need_ops = offer("ops"), need("ops")
         wanted = np.where(offer_ops != 0, offer_ops, found.route_ops)
         known = (offer_ops != 0) | ~found.unsure  # else the route, and so what the waste needs, is not certain
-        return np.asarray(waste & known & (wanted != 0) & (need_ops != 0) & ((wanted & need_ops) == 0))
+        return np.asarray(offer("waste") & known & (wanted != 0) & (need_ops != 0) & ((wanted & need_ops) == 0))
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -569,14 +674,11 @@ class ConceptIndex:
         assert listing_id is not None, "postings hold only live rows"
         return listing_id
 
-    def _gather(
-        self, profile: Profile, *, pick_routes: bool = False, near: Mapping[str, Any] | None = None
-    ) -> "_Gathered":
-        """Rows of the opposite kind sharing a concept; per row the dot product of the concept weights, the
-        strongest shared concept's strength (as shared_concepts computes it) and, with `pick_routes`, the route
-        Engine._route picks (else every pick is unsure). With `near` (the profile's _features), rows whose latitude
-        alone puts them beyond any distance limit their pair may have are left out (_latitude_band); a row may then
-        be gathered from some of its concepts only, which the distance filter that follows drops."""
+    def _taken(self, profile: Profile, near: Mapping[str, Any] | None = None) -> list["_Piece"]:
+        """What each posting of the profile's concepts (of the opposite kind) gives it. With `near` (the profile's
+        _features), rows whose latitude alone puts them beyond any distance limit their pair may have are left out
+        (_latitude_band); a row may then be gathered from some of its concepts only, which the distance filter that
+        follows drops."""
         other = 1 - KINDS.index(profile.listing.kind)
         postings = [
             (concept, evidence, posting)
@@ -584,61 +686,75 @@ class ConceptIndex:
             if (posting := self._postings.get((other, concept))) is not None and posting.size
         ]
         band = None if near is None else _latitude_band(near, max((p.far_km for *_, p in postings), default=0.0))
-        rows, products, strengths, concepts = [], [], [], []
+        pieces = []
         for concept, evidence, posting in postings:
-            taken, weights = posting.taken(band)
-            if not len(taken):
-                continue
-            product = evidence.weight * weights
-            rows.append(taken)
-            products.append(product)
-            strengths.append(product * strength_of(concept))
-            concepts.append(concept)
-        if not rows:
+            rows, weights = posting.taken(band)
+            if len(rows):
+                pieces.append(_Piece(rows, weights, evidence.weight, strength_of(concept), self._rank_of(concept)))
+        return pieces
+
+    def _gather(self, taken: Sequence[Sequence["_Piece"]], *, pick_routes: bool = False) -> "_Gathered":
+        """The rows that each profile's pieces (_taken) give it; per row the dot product of the concept weights, the
+        strongest shared concept's strength (as shared_concepts computes it) and, with `pick_routes`, the route
+        Engine._route picks (else every pick is unsure). The entries are grouped by (profile, row) with one stable
+        sort, so that each group's entries stay in the profile's concept order, as gathered for it alone."""
+        pieces = [(query, piece) for query, its in enumerate(taken) for piece in its]
+        if not pieces:
             return _Gathered.empty()
-        all_rows = np.concatenate(rows)
-        order = np.argsort(all_rows, kind="stable")
-        sorted_rows = all_rows[order]
-        first = np.r_[True, sorted_rows[1:] != sorted_rows[:-1]]
+        sizes = np.array([len(piece.rows) for _, piece in pieces])
+        queries, own_weights, strengths_of, ranks = (
+            np.repeat(np.array(column), sizes)
+            for column in zip(*((q, p.weight, p.strength, p.rank) for q, p in pieces), strict=True)
+        )
+        all_rows = np.concatenate([piece.rows for _, piece in pieces])
+        products = np.concatenate([piece.weights for _, piece in pieces]) * own_weights
+        all_strengths = products * strengths_of
+        order = np.argsort(queries * len(self._ids) + all_rows, kind="stable")
+        sorted_rows, sorted_queries = all_rows[order], queries[order]
+        first = np.r_[True, (sorted_rows[1:] != sorted_rows[:-1]) | (sorted_queries[1:] != sorted_queries[:-1])]
         starts = np.flatnonzero(first)
-        all_strengths = np.concatenate(strengths)
+        sorted_strengths = all_strengths[order]
         found = _Gathered(
+            sorted_queries[starts],
             sorted_rows[starts],
-            np.add.reduceat(np.concatenate(products)[order], starts),
-            np.maximum.reduceat(all_strengths[order], starts),
+            np.add.reduceat(products[order], starts),
+            np.maximum.reduceat(sorted_strengths, starts),
             np.zeros(len(starts)),
             np.zeros(len(starts), dtype=np.int64),
             np.full(len(starts), not pick_routes),
         )
-        if not pick_routes:
-            return found
-        group = np.empty(len(all_rows), dtype=np.int64)  # each gathered entry's place among the rows found
-        group[order] = np.cumsum(first) - 1
-        bounds = np.cumsum([0, *(len(r) for r in rows)])
-        self._pick_routes(found, concepts, group, all_strengths, bounds)
+        if pick_routes:  # per entry in (profile, row) order: its row's place among those found, strength, rank
+            self._pick_routes(found, np.cumsum(first) - 1, sorted_strengths, ranks[order])
         return found
 
-    def _pick_routes(
-        self, found: "_Gathered", concepts: list[str], group: np.ndarray, strengths: np.ndarray, bounds: np.ndarray
-    ) -> None:
+    def _rank_of(self, concept: str) -> int:
+        """A concept's rank among the routes (_route_rank); _NOT_A_ROUTE, or _UNKNOWN_ROUTE for a route the index
+        does not know."""
+        if not concept.startswith("route:"):
+            return _NOT_A_ROUTE
+        return self._route_rank.get(concept, _UNKNOWN_ROUTE)
+
+    def _pick_routes(self, found: "_Gathered", group: np.ndarray, strengths: np.ndarray, ranks: np.ndarray) -> None:
         """Engine._route for every row at once: the shared route of the highest strength rounded to 4 places,
-        then the farthest limit, then the lowest id. A strength this close to a rounding edge, or a route the
-        index does not know, leaves the pick unsure."""
-        best = np.full(len(found.rows), -1.0)
-        routes = [(self._routes.get(c), i) for i, c in enumerate(concepts) if c.startswith("route:")]
-        if not routes:
+        then the farthest limit, then the lowest id (the least rank). A strength this close to a rounding edge, or
+        a route the index does not know, leaves the pick unsure. Per gathered entry, ordered by `group` (its row's
+        place among those found): its strength and route rank."""
+        at = np.flatnonzero(ranks != _NOT_A_ROUTE)
+        groups, ranks = group[at], ranks[at]
+        known = ranks != _UNKNOWN_ROUTE
+        found.unsure[groups[~known]] = True
+        at, groups, ranks = at[known], groups[known], ranks[known]
+        if not len(at):
             return
-        all_rounded, all_unsure = round4(strengths)  # once for every entry: a call per route cost more than the work
-        for facts, i in sorted(routes, key=lambda item: item[0].order if item[0] else (0.0, "")):
-            at = group[bounds[i] : bounds[i + 1]]
-            if facts is None:
-                found.unsure[at] = True
-                continue
-            rounded, unsure = all_rounded[bounds[i] : bounds[i + 1]], all_unsure[bounds[i] : bounds[i + 1]]
-            found.unsure[at] |= unsure
-            better = rounded > best[at]
-            at = at[better]
-            best[at], found.route_km[at], found.route_ops[at] = rounded[better], facts.km, facts.ops
+        steps, unsure = round4_steps(strengths[at])
+        found.unsure[groups[unsure]] = True
+        # Most steps first, then the least rank: as one integer an entry, of which each row's pick is the largest.
+        count = len(self._route_km)
+        key = steps.astype(np.int64) * count + (count - 1 - ranks)
+        starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+        picked = count - 1 - np.maximum.reduceat(key, starts) % count
+        found.route_km[groups[starts]] = self._route_km[picked]
+        found.route_ops[groups[starts]] = self._route_ops[picked]
 
     def _features(self, profile: Profile) -> dict[str, Any]:
         listing = profile.listing
@@ -692,9 +808,11 @@ def _grown(name: str, column: np.ndarray, size: int) -> np.ndarray:
     return grown
 
 
-def _haversine_km(lat: float, lon: float, lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
-    """haversine_km of one point (in radians) against many, the same formula in numpy."""
-    a = np.sin((lats - lat) / 2) ** 2 + math.cos(lat) * np.cos(lats) * np.sin((lons - lon) / 2) ** 2
+def _haversine_km(
+    lat: np.ndarray, lon: np.ndarray, cos_lat: np.ndarray, lats: np.ndarray, lons: np.ndarray
+) -> np.ndarray:
+    """haversine_km of pairs of points (in radians), the same formula in numpy; `cos_lat`: the first points'."""
+    a = np.sin((lats - lat) / 2) ** 2 + cos_lat * np.cos(lats) * np.sin((lons - lon) / 2) ** 2
     return np.asarray(2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(1.0, a))))
 
 
@@ -719,9 +837,9 @@ def _latitude_band(me: Mapping[str, Any], far_km: float) -> tuple[float, float] 
     return me["lat"] - half, me["lat"] + half
 
 
-def _quantity_value(annual: float, unit: int, annuals: np.ndarray, units: np.ndarray) -> np.ndarray:
+def _quantity_value(annual: np.ndarray, unit: np.ndarray, annuals: np.ndarray, units: np.ndarray) -> np.ndarray:
     """comparisons.quantity's value for each pair: 0.5 when not comparable, 0 when a side states zero."""
-    comparable = (units == unit) & (unit >= 0) & ~np.isnan(annuals) & (not math.isnan(annual))
+    comparable = (units == unit) & (unit >= 0) & ~np.isnan(annuals) & ~np.isnan(annual)
     low, high = np.minimum(annuals, annual), np.maximum(annuals, annual)
     ratio = np.divide(low, high, out=np.zeros_like(annuals), where=comparable & (high > 0) & (low > 0))
     return np.where(comparable, np.sqrt(ratio), 0.5)

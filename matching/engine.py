@@ -320,30 +320,25 @@ class Index:
     def tops_and_seen(
         self, listing_ids: Sequence[str], k: int, floors: np.ndarray | None
     ) -> tuple[list[list[tuple[str, float]]], Seen, np.ndarray]:
-        """top_and_seen for several listings: their tops, the pairs seen joined, and aligned with those the index row
-        of the listing whose reach saw each. The reaches are scored as one set of arrays: for a reach of a few
-        hundred listings, numpy's cost per call, not its arithmetic, was most of the scoring (elementwise, so
-        each pair's numbers are the same)."""
+        """top_and_seen for several listings of one kind: their tops, the pairs seen joined, and aligned with those
+        the index row of the listing whose reach saw each. The reaches are built and scored as one set of arrays
+        (ConceptIndex.reaches): for a reach of a few hundred listings, numpy's cost per call, not its arithmetic,
+        was most of the work (elementwise, so each pair's numbers are the same)."""
         profiles = [self.profiles[listing_id] for listing_id in listing_ids]
-        reaches = [self._concepts.reach(profile, exact=True) for profile in profiles]
-        if not reaches:
+        if not profiles:
             return [], Seen.none(), np.empty(0, np.int64)
-        each_known = [reach.known() for reach in reaches]
-        known = {name: np.concatenate([k[name] for k in each_known]) for name in each_known[0]}
-        exact = np.concatenate([r.exact for r in reaches])
+        reaches = self._concepts.reaches(profiles, exact=True)
+        known, exact = reaches.known(), reaches.exact
         bounds = self.engine.scorer.upper_bounds(known, len(exact))
         scores, settled = self.engine.scorer.scores(known, exact)
-        sizes = [len(reach.rows) for reach in reaches]
-        ends = np.cumsum(sizes).tolist()
         tops = []
-        for profile, reach, start, end in zip(profiles, reaches, [0, *ends[:-1]], ends, strict=True):
-            pool = self._pool(reach.ids)
+        for i, (profile, start, end) in enumerate(zip(profiles, [0, *reaches.ends[:-1]], reaches.ends, strict=True)):
+            pool = self._pool(reaches.reach(i).ids)
             tops.append(self.engine.top(profile, pool, bounds[start:end], scores[start:end], settled[start:end], k))
         if floors is None:
             return tops, Seen.none(), np.empty(0, np.int64)
-        rows = np.concatenate([r.rows for r in reaches])
-        seen = Seen(rows, np.where(settled, scores, bounds), settled)
-        by = np.repeat(self._concepts.rows_of(listing_ids), sizes)
+        seen = Seen(reaches.rows, np.where(settled, scores, bounds), settled)
+        by = np.repeat(self._concepts.rows_of(listing_ids), np.diff(reaches.ends, prepend=0))
         keep = seen.reaching(floors)
         return tops, seen.where(keep), by[keep]
 

@@ -255,10 +255,73 @@ def test_a_reach_from_latitude_bands_is_the_reach_from_every_posting(country_ind
             by_id[name] = ([ids[i] for i in order], {k: v[order].tolist() for k, v in reach.known().items()})
             by_id[name][1]["exact"] = reach.exact[order].tolist()
             index = banded if name == "banded" else unbanded
-            near = index._features(profile)
-            gathered[name] += len(index._gather(profile, pick_routes=True, near=near).rows)
+            taken = index._taken(profile, index._features(profile))
+            gathered[name] += len(index._gather([taken], pick_routes=True).rows)
         assert by_id["banded"] == by_id["unbanded"], profile.listing.id
     assert gathered["banded"] < 0.8 * gathered["unbanded"]  # the bands leave out a good part of what is gathered
+
+
+_REACH_ARRAYS = ("rows", "floor", "material", "text", "distance", "quantity", "quality", "exact")
+
+
+@pytest.mark.parametrize("at_once", [300, blocking._ENTRIES_AT_ONCE])
+def test_reaches_built_together_are_each_reach_alone(
+    country_index: Index, monkeypatch: pytest.MonkeyPatch, at_once: int
+) -> None:
+    """Every listing of a kind reached together, in sets of `at_once` gathered entries (300: many sets, some of
+    one listing) or as a rebuild does: each listing's slice holds what its reach alone holds, to the last bit."""
+    monkeypatch.setattr(blocking, "_ENTRIES_AT_ONCE", at_once)
+    concepts = country_index._concepts
+    for kind in blocking.KINDS:
+        profiles = [p for p in country_index.profiles.values() if p.listing.kind == kind]
+        for exact in (True, False):
+            together = concepts.reaches(profiles, exact=exact)
+            assert len(together) == len(profiles)
+            assert len(together.rows) > 10 * at_once or at_once == blocking._ENTRIES_AT_ONCE
+            for i, profile in enumerate(profiles):
+                alone, part = concepts.reach(profile, exact=exact), together.reach(i)
+                assert list(part.ids) == list(alone.ids)
+                for name in _REACH_ARRAYS:
+                    assert np.array_equal(getattr(part, name), getattr(alone, name), equal_nan=True), name
+
+
+def test_reaches_are_built_for_one_kind_at_a_time(country_index: Index) -> None:
+    concepts, profiles = country_index._concepts, list(country_index.profiles.values())
+    with pytest.raises(ValueError, match="one kind"):
+        concepts.reaches(profiles[:50])
+    assert len(concepts.reaches([])) == 0 and len(concepts.reaches([]).rows) == 0
+
+
+def test_the_routes_picked_for_a_batch_are_the_engines(matcher: Engine) -> None:
+    """Pairs sharing several routes whose strengths round alike (or nearly): for every pair that a batch of needs
+    gathers together, the route picked (its limit and recovery operations) is Engine._route's, unless it is
+    flagged unsure."""
+    routes = sorted(matcher.knowledge.routes.values(), key=lambda r: r.id)
+    concepts = [f"route:{r.id}" for r in routes[:6]]
+    assert len({r.max_distance_km for r in routes[:6]}) > 2  # limits that differ: the tie-break is exercised
+    rng = np.random.default_rng(4)
+    weights = (0.5, 0.50001, 0.5000049, 0.6, 0.500005)
+
+    def drawn(listing_id: str, kind: str) -> Profile:
+        chosen = rng.choice(concepts, size=4, replace=False).tolist()
+        listing = Listing(listing_id, f"org-{listing_id}", kind, "material", "x")
+        return Profile(listing, {c: Evidence(float(rng.choice(weights)), "code") for c in chosen})
+
+    offers, needs = [drawn(f"o{i}", "offer") for i in range(30)], [drawn(f"n{i}", "need") for i in range(30)]
+    index = ConceptIndex(matcher.knowledge.routes.values())
+    for profile in offers + needs:
+        index.add(profile)
+    found = index._gather([index._taken(need) for need in needs], pick_routes=True)
+    by_id, sure = {p.listing.id: p for p in offers}, 0
+    for query, row, km, ops, unsure in zip(
+        *(found.query, found.rows, found.route_km, found.route_ops, found.unsure), strict=True
+    ):
+        route = matcher._route(blocking.shared_concepts(by_id[index.id_of(int(row))], needs[int(query)]))
+        assert route is not None
+        if not unsure:
+            assert (km, ops) == (route.max_distance_km or 0.0, blocking.operation_bits(route.recovery_operations))
+            sure += 1
+    assert sure > 0.8 * len(found.rows) and len(found.rows) > 500
 
 
 # The vectorised pre-filter and score bounds of ConceptIndex.reach must never drop a pair ---------------------------
