@@ -8,7 +8,7 @@ index.candidates("listing-id", k=10)
 import hashlib
 import heapq
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple, Self
@@ -157,15 +157,19 @@ class Engine:
         scores: np.ndarray,
         settled: np.ndarray,
         k: int,
+        ids_at: Callable[[np.ndarray], list[str]] | None = None,
     ) -> list[tuple[str, float]]:
         """The counterpart ids and scores of best(profile, pool, bounds, k), given the scores the arrays settle
-        (RuleScorer.scores): only unsettled pairs whose bound reaches the k-th best score are compared in Python."""
+        (RuleScorer.scores): only unsettled pairs whose bound reaches the k-th best score are compared in Python.
+        `ids_at`: the ids of the pool's listings at some of its positions, when the caller has them cheaper than
+        through the profiles (a rebuild reads them for ~20 settled pairs of every listing)."""
         is_offer = profile.listing.kind == "offer"
         ranked = np.flatnonzero(settled & (scores >= self.min_score))
         if len(ranked) > k:  # the k best and every tie with the k-th: the order among them is decided by id below
             kth = np.partition(scores[ranked], len(ranked) - k)[len(ranked) - k]
             ranked = ranked[scores[ranked] >= kth]
-        found = sorted((-float(scores[i]), pool[i].listing.id) for i in ranked.tolist())[:k]
+        ids = ids_at(ranked) if ids_at else [pool[i].listing.id for i in ranked.tolist()]
+        found = sorted(zip((-scores[ranked]).tolist(), ids, strict=True))[:k]
         floor = -found[-1][0] if len(found) == k else self.min_score
         unsettled = np.flatnonzero(~settled & (bounds >= self.min_score - BOUND_SLACK))
         for i in unsettled[np.argsort(-bounds[unsettled], kind="stable")].tolist():
@@ -333,8 +337,9 @@ class Index:
         scores, settled = self.engine.scorer.scores(known, exact)
         tops = []
         for i, (profile, start, end) in enumerate(zip(profiles, [0, *reaches.ends[:-1]], reaches.ends, strict=True)):
-            pool = self._pool(reaches.reach(i).ids)
-            tops.append(self.engine.top(profile, pool, bounds[start:end], scores[start:end], settled[start:end], k))
+            pool, ids_at = self._pool(reaches.reach(i).ids), self._ids_at(reaches.rows[start:end])
+            top = self.engine.top(profile, pool, bounds[start:end], scores[start:end], settled[start:end], k, ids_at)
+            tops.append(top)
         if floors is None:
             return tops, Seen.none(), np.empty(0, np.int64)
         seen = Seen(reaches.rows, np.where(settled, scores, bounds), settled)
@@ -347,7 +352,7 @@ class Index:
         that may enter its k best are compared in Python."""
         profile, rows = self.profiles[listing_id], tallied.rows
         pool = blocking.LazySequence(lambda i: self.profiles[self.id_of(int(rows[i]))], len(rows))
-        return self.engine.top(profile, pool, tallied.values, tallied.values, tallied.settled, k)
+        return self.engine.top(profile, pool, tallied.values, tallied.values, tallied.settled, k, self._ids_at(rows))
 
     def row_of(self, listing_id: str) -> int:
         """The listing's row in the index's arrays (what Seen.rows hold)."""
@@ -380,6 +385,10 @@ class Index:
     def positions(self, scope: Scope, listing_ids: Iterable[str]) -> np.ndarray:
         """Where these listings stand in the scope."""
         return np.flatnonzero(np.isin(scope.rows, self._concepts.rows_of(listing_ids)))
+
+    def _ids_at(self, rows: np.ndarray) -> Callable[[np.ndarray], list[str]]:
+        """For Engine.top: the ids of the listings at these index `rows`, at some of their positions."""
+        return lambda at: [self._concepts.id_of(row) for row in rows[at].tolist()]
 
     def _pool(self, ids: Sequence[str]) -> Sequence[Profile]:
         """The profiles of these listings, read when asked for."""
