@@ -48,14 +48,19 @@ def test_an_offers_k_best_from_the_tally_are_those_of_its_own_reach(country_inde
     assert with_candidates > len(offers) / 2  # the comparison means something
 
 
-def test_floors_are_the_kth_best_exact_score_and_only_what_can_reach_them_is_kept() -> None:
+@pytest.mark.parametrize(
+    "scores",
+    [(0.3, 0.45, 0.5, 0.61, 0.8, 1.0), (0.3, 0.45123456, 0.5, 0.61, 0.80000001, 1.0)],
+    ids=["rounded to 4 places, as settled scores are", "not rounded"],
+)
+def test_floors_are_the_kth_best_exact_score_and_only_what_can_reach_them_is_kept(scores: tuple[float, ...]) -> None:
     rng = np.random.default_rng(3)
     rows, k = 40, 4
     tally = Tally(rows, k, 0.3)
     added: list[tuple[int, int, float, bool]] = []
     for _ in range(12):
         size = 60
-        seen = Seen(rng.integers(0, rows, size), rng.choice([0.3, 0.45, 0.5, 0.61, 0.8], size), rng.random(size) < 0.8)
+        seen = Seen(rng.integers(0, rows, size), rng.choice(scores, size), rng.random(size) < 0.8)
         by = rng.integers(100, 200, size)
         tally.add(seen, by)
         added += zip(seen.rows.tolist(), by.tolist(), seen.values.tolist(), seen.settled.tolist(), strict=True)
