@@ -336,10 +336,10 @@ class Index:
         bounds = self.engine.scorer.upper_bounds(known, len(exact))
         scores, settled = self.engine.scorer.scores(known, exact)
         tops = []
-        for i, (profile, start, end) in enumerate(zip(profiles, [0, *reaches.ends[:-1]], reaches.ends, strict=True)):
-            pool, ids_at = self._pool(reaches.reach(i).ids), self._ids_at(reaches.rows[start:end])
-            top = self.engine.top(profile, pool, bounds[start:end], scores[start:end], settled[start:end], k, ids_at)
-            tops.append(top)
+        for profile, start, end in zip(profiles, [0, *reaches.ends[:-1]], reaches.ends, strict=True):
+            rows, at = reaches.rows[start:end], slice(start, end)
+            pool, ids_at = self._pool_at(rows), self._ids_at(rows)
+            tops.append(self.engine.top(profile, pool, bounds[at], scores[at], settled[at], k, ids_at))
         if floors is None:
             return tops, Seen.none(), np.empty(0, np.int64)
         seen = Seen(reaches.rows, np.where(settled, scores, bounds), settled)
@@ -351,8 +351,8 @@ class Index:
         """top(listing_id, k) from the pairs a Tally gathered for the listing, without a reach: only unsettled pairs
         that may enter its k best are compared in Python."""
         profile, rows = self.profiles[listing_id], tallied.rows
-        pool = blocking.LazySequence(lambda i: self.profiles[self.id_of(int(rows[i]))], len(rows))
-        return self.engine.top(profile, pool, tallied.values, tallied.values, tallied.settled, k, self._ids_at(rows))
+        pool, ids_at = self._pool_at(rows), self._ids_at(rows)
+        return self.engine.top(profile, pool, tallied.values, tallied.values, tallied.settled, k, ids_at)
 
     def row_of(self, listing_id: str) -> int:
         """The listing's row in the index's arrays (what Seen.rows hold)."""
@@ -385,6 +385,10 @@ class Index:
     def positions(self, scope: Scope, listing_ids: Iterable[str]) -> np.ndarray:
         """Where these listings stand in the scope."""
         return np.flatnonzero(np.isin(scope.rows, self._concepts.rows_of(listing_ids)))
+
+    def _pool_at(self, rows: np.ndarray) -> Sequence[Profile]:
+        """The profiles of the listings at these index rows, read when asked for."""
+        return blocking.LazySequence(lambda i: self.profiles[self.id_of(int(rows[i]))], len(rows))
 
     def _ids_at(self, rows: np.ndarray) -> Callable[[np.ndarray], list[str]]:
         """For Engine.top: the ids of the listings at these index `rows`, at some of their positions."""

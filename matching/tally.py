@@ -102,15 +102,15 @@ class Tally:
         self.floors[rows[full]] = np.maximum(self.floors[rows[full]], values[full + self.k - 1])
 
 
-STEPS = 10_000  # settled scores are rounded to 4 places (RuleScorer.scores): whole steps of 1e-4
+_STEPS = 10_000  # settled scores are rounded to 4 places (RuleScorer.scores): whole steps of 1e-4
 
 
 def _by_row_best_first(rows: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The pairs sorted by row, best value first. Values in whole steps of 1e-4 between 0 and 1 (every settled score)
     sort with their row as one integer: at ~3 M pairs 5x faster than a lexsort over the two, which sorts the rest."""
-    steps = np.rint(values * STEPS)
-    if len(values) and np.array_equal(steps / STEPS, values) and steps.min() >= 0 and steps.max() <= STEPS:
-        key = np.sort(rows * (STEPS + 1) + (STEPS - steps.astype(np.int64)))
-        return key // (STEPS + 1), (STEPS - key % (STEPS + 1)) / STEPS
+    steps = np.rint(values * _STEPS)
+    if len(values) and np.array_equal(steps / _STEPS, values) and steps.min() >= 0 and steps.max() <= _STEPS:
+        key = np.sort(rows * (_STEPS + 1) + (_STEPS - steps.astype(np.int64)))
+        return key // (_STEPS + 1), (_STEPS - key % (_STEPS + 1)) / _STEPS
     order = np.lexsort((-values, rows))
     return rows[order], values[order]
