@@ -307,7 +307,7 @@ class Index:
         profile = self.profiles[listing_id]
         reach = self._concepts.reach(profile)
         bounds = self.engine.scorer.upper_bounds(reach.known(), len(reach.ids))
-        return self.engine.best(profile, self._pool(reach.ids), bounds, k)
+        return self.engine.best(profile, self._pool_at(reach.rows), bounds, k)
 
     def top(self, listing_id: str, k: int) -> list[tuple[str, float]]:
         """[(counterpart id, score) of ranked(listing_id, k)], with most scores taken from the arrays: the way to
@@ -393,10 +393,6 @@ class Index:
     def _ids_at(self, rows: np.ndarray) -> Callable[[np.ndarray], list[str]]:
         """For Engine.top: the ids of the listings at these index `rows`, at some of their positions."""
         return lambda at: [self._concepts.id_of(row) for row in rows[at].tolist()]
-
-    def _pool(self, ids: Sequence[str]) -> Sequence[Profile]:
-        """The profiles of these listings, read when asked for."""
-        return blocking.LazySequence(lambda i: self.profiles[ids[i]], len(ids))
 
     def _put(self, profile: Profile) -> None:
         self.profiles[profile.listing.id] = profile

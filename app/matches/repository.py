@@ -410,25 +410,18 @@ def replace_concepts_of(session: Session, listing_ids: Sequence[uuid.UUID], rows
 
 def _concepts_copy_text(rows: Sequence[Sequence[Any]]) -> str:
     """_copy_line of each concept row, with fewer calls a row: a first load at 100k writes ~800k of them while the
-    needs are ranked, and _copy_line's call a value was a fifth of what the parent did then (round 20). Each listing's
-    id is written once; the texts (concept names, kinds, sources) are few and recur, so each is escaped once."""
-    texts: dict[str, str] = {}
-    ids: dict[uuid.UUID, str] = {}
+    needs are ranked, and _copy_line's call a value was a fifth of what the parent did then (round 20). The listing
+    ids and texts (concept names, kinds, sources) are few and recur, so each is converted once."""
+    converted: dict[Any, str] = {}
 
-    def text(value: str) -> str:
-        found = texts.get(value)
+    def once(value: Any) -> str:
+        found = converted.get(value)
         if found is None:
-            found = texts[value] = _copy_text(value)
-        return found
-
-    def id_text(value: uuid.UUID) -> str:
-        found = ids.get(value)
-        if found is None:
-            found = ids[value] = str(value)
+            found = converted[value] = _copy_text(value)
         return found
 
     return "".join(
-        f"{id_text(listing_id)}\t{text(concept)}\t{text(kind)}\t{_copy_text(weight)}\t{text(source)}\n"
+        f"{once(listing_id)}\t{once(concept)}\t{once(kind)}\t{_copy_text(weight)}\t{once(source)}\n"
         for listing_id, concept, kind, weight, source in rows
     )
 
