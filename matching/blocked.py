@@ -10,21 +10,22 @@ of its routes by Engine._route's key. The arithmetic is the pair-by-pair code's,
 doubles.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from itertools import compress
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 from matching import blocking
 from matching.knowledge import Route
-from matching.records import Profile
+from matching.quality import QUALITY_LIMITS, number
+from matching.records import Listing, Profile
 from matching.rounding import rounded_array
 
 if TYPE_CHECKING:
     from matching.engine import Engine
 
-__all__ = ["Blocked", "ProfileTable", "blocked"]
+__all__ = ["Blocked", "ProfileTable", "blocked", "blocked_slots", "holding"]
 
 
 class Blocked(NamedTuple):
@@ -43,7 +44,11 @@ class Blocked(NamedTuple):
 def blocked(engine: "Engine", pairs: Sequence[tuple[Profile, Profile]], table: "ProfileTable | None" = None) -> Blocked:
     """For the pairs engine.blocked(offer, need) lets through, what it finds of them. `table`: one holding the
     pairs' profiles (Index.profile_table), else one is made of them."""
-    table, offers, needs = _holding(table, pairs)
+    return blocked_slots(engine, *holding(table, pairs))
+
+
+def blocked_slots(engine: "Engine", table: "ProfileTable", offers: np.ndarray, needs: np.ndarray) -> Blocked:
+    """blocked() of the pairs of the profiles in these slots of the table (holding)."""
     compatible = np.flatnonzero(table.compatible(offers, needs))
     shared = _Shared(table, offers[compatible], needs[compatible])
     first, counts = shared.firsts()
@@ -100,10 +105,10 @@ _VOCABULARY = _Vocabulary()
 
 
 class ProfileTable:
-    """What blocked() reads of many profiles, read once: their concepts as flat arrays (a slice a profile) and what
-    blocking compares of their listings. An Index keeps one of all its profiles (Index.profile_table), so that a
-    rebuild's process reads each profile once rather than once a batch: at 100k listings those reads, scattered
-    over the heap, were most of blocking a batch."""
+    """What blocked() and matching.columns read of many profiles, read once: their concepts as flat arrays (a slice
+    a profile) and what blocking and the comparisons read of their listings. An Index keeps one of all its profiles
+    (Index.profile_table), so that a rebuild's process reads each profile once rather than once a batch: at 100k
+    listings those reads, scattered over the heap, were most of blocking a batch."""
 
     def __init__(self, profiles: Iterable[Profile]) -> None:
         # Held, and found by id(): an id is not reused while the profile lives.
@@ -135,6 +140,15 @@ class ProfileTable:
         self._places = [None if x.lat is None or x.lon is None else (x.lat, x.lon) for x in listings]
         self._stated = [listing.max_distance_km for listing in listings]
         self._typical: dict[int, float] = {}  # blocking.typical_distance_km, by offer slot, once asked
+        # What the timing, quality and legal comparisons read of each listing, as a number shared by the listings that
+        # read alike: matching.columns makes each of them once per combination in a batch, not once per pair.
+        self.timing_key = _numbered([(x.available_from, x.available_until) for x in listings])
+        self.quality_key = _numbered([_quality_reading(x.properties) for x in listings])
+        self.legal_key = _numbered([_legal_reading(x) for x in listings])
+        self.sum_of_squares = np.array([profile.sum_of_squares for profile in self.profiles])
+        rates = [listing.annual for listing in listings]
+        self.annual = np.array([rate[0] if rate else np.nan for rate in rates])  # Listing.annual: rate, unit's code
+        self.unit = np.array([blocking.UNIT_CODES[rate[1]] if rate else -1 for rate in rates], dtype=np.int64)
 
     def compatible(self, offers: np.ndarray, needs: np.ndarray) -> np.ndarray:
         """blocking.compatible of the profiles in these slots, pair by pair."""
@@ -163,7 +177,25 @@ class ProfileTable:
         return offers, np.array([slots[id(need)] for _, need in pairs], dtype=np.int64)
 
 
-def _holding(
+def _numbered(readings: list[Hashable]) -> np.ndarray:
+    """A number for each reading, the same for equal readings."""
+    numbers: dict[Hashable, int] = {}
+    return np.array([numbers.setdefault(reading, len(numbers)) for reading in readings], dtype=np.int64)
+
+
+def _quality_reading(properties: Mapping[str, Any]) -> tuple[float | None, ...]:
+    """What comparisons.quality reads of a listing's properties, as a need (its limits) and as an offer."""
+    limits = tuple(number(properties[key]) if key in properties else None for key in QUALITY_LIMITS)
+    return limits + tuple(number(properties.get(offer_key)) for offer_key, *_ in QUALITY_LIMITS.values())
+
+
+def _legal_reading(listing: Listing) -> tuple[Any, ...]:
+    """What comparisons.legal reads of a listing, as an offer and as a need."""
+    accepts = bool(listing.properties.get("accepts_hazardous"))
+    return listing.hazardous, accepts, listing.legal_status, frozenset(listing.recovery_operations)
+
+
+def holding(
     table: ProfileTable | None, pairs: Sequence[tuple[Profile, Profile]]
 ) -> tuple[ProfileTable, np.ndarray, np.ndarray]:
     """The table given when it holds every profile of the pairs, else one made of them; and their slots there."""

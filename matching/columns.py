@@ -4,20 +4,21 @@ done as arrays.
 A rebuild writes a candidate for every pair it keeps (~1.44 M at 100k listings). Pair by pair, most of that cost
 was Python's objects and roundings around seven comparison values: an outcome for each, its part of the score, the
 score, the comparisons and the impact estimate. Here what blocking finds of the pairs comes from matching.blocked
-(all pairs at once), the comparisons' values and levels are measured pair by pair by the comparison module's own
-functions, and what follows from them (the rounded values, the parts, the score, the impact's figures) is computed
-for all pairs at once with the same operations in the same order: the same doubles (rounding.rounded_array rounds
-as rounded does).
+(all pairs at once); timing, quality and legal are made by the comparison module's own functions once per
+combination of what they read of the two listings; text, distance and quantity, and what follows from the values
+(the rounded values, the parts, the score, the impact's figures) are computed for all pairs at once with the same
+operations in the same order: the same doubles (rounding.rounded_array rounds as rounded does).
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from matching import comparisons, impact
-from matching.blocked import ProfileTable, blocked
-from matching.comparisons import Pair
+from matching.blocked import Blocked, ProfileTable, blocked_slots, holding
+from matching.blocking import UNIT_CODES
+from matching.comparisons import Outcome, Pair
 from matching.knowledge import Route
 from matching.records import Candidate, Comparison, Impact, Profile
 from matching.rounding import rounded_array
@@ -34,10 +35,10 @@ _NO_IMPACT = Impact(None, None, None, None, None, None, "")
 
 class _Measured(NamedTuple):
     """The pairs that pass every hard constraint: where each stands among those asked for, its comparison values
-    (flat, COMPARISONS order) and levels, its rule, route and distance, and what it would exchange a year."""
+    and levels, its rule, route and distance, and what it would exchange a year."""
 
     at: list[int]
-    values: list[float]
+    values: np.ndarray  # a row a pair, COMPARISONS order
     levels: list[tuple[str, ...]]
     rules: list[str]
     routes: list[Route | None]
@@ -55,7 +56,7 @@ def candidates(
     if not measured.at:
         return found
     scorer = engine.scorer
-    values = np.array(measured.values).reshape(len(measured.at), len(COMPARISONS))
+    values = measured.values
     shown = rounded_array(values, 4)
     parts, scores = scorer.parts_and_scores(values)
     named = tuple(zip(COMPARISONS, scorer.ordered_weights, strict=True))
@@ -80,30 +81,137 @@ def candidates(
 
 
 def _measure(engine: "Engine", pairs: Sequence[tuple[Profile, Profile]], table: ProfileTable | None) -> _Measured:
-    """Each pair's comparisons, by the comparison module's functions (Engine.score's, without the outcomes of the
-    four whose values and levels it measures alone), from what blocking finds of all of them (matching.blocked)."""
-    measured = _Measured([], [], [], [], [], [], [])
+    """Each pair's comparisons (Engine.score's values and levels), from what blocking finds of all of them
+    (matching.blocked). Text, distance and quantity are computed as arrays, with Python's own `**` where pair by pair
+    uses it (numpy's power may differ in the last bit)."""
+    table, offer_slots, need_slots = holding(table, pairs)
+    found = blocked_slots(engine, table, offer_slots, need_slots)
+    at = np.array(found.at, dtype=np.int64)
+    constraints = _constraints(engine, pairs, table, found, offer_slots[at], need_slots[at])
+    kept = np.flatnonzero(~(constraints[0].excluded | constraints[1].excluded | constraints[2].excluded))
+    taken = kept.tolist()
+    offers, needs = offer_slots[at[kept]], need_slots[at[kept]]
+    kms, rules = [found.distances[j] for j in taken], [found.rules[j] for j in taken]
+    rates = (table.annual[offers], table.unit[offers], table.annual[needs], table.unit[needs])
+    columns = (
+        _text(np.array(found.dots)[kept], table.sum_of_squares[offers] * table.sum_of_squares[needs]),
+        _distance(kms, np.array(found.limits)[kept]),
+        _quantity(*rates),
+        *(_Column(c.values[kept], c.levels[kept], c.excluded[kept]) for c in constraints),
+    )
+    material_levels = [comparisons.MATERIAL_LEVELS[rule] for rule in rules]
+    return _Measured(
+        at[kept].tolist(),
+        np.column_stack([np.array(found.strengths)[kept], *(column.values for column in columns)]),
+        list(zip(material_levels, *(column.levels.tolist() for column in columns), strict=True)),
+        rules,
+        [found.routes[j] for j in taken],
+        kms,
+        _exchanged(*rates),
+    )
+
+
+class _Column(NamedTuple):
+    """One comparison's values and levels for many pairs; `excluded`: where it rules the pair out."""
+
+    values: np.ndarray
+    levels: np.ndarray
+    excluded: np.ndarray
+
+
+def _constraints(
+    engine: "Engine",
+    pairs: Sequence[tuple[Profile, Profile]],
+    table: ProfileTable,
+    found: Blocked,
+    offers: np.ndarray,
+    needs: np.ndarray,
+) -> tuple[_Column, _Column, _Column]:
+    """Timing, quality and legal of the pairs blocking let through (`offers` and `needs`: their slots). Each reads a
+    few fields of the two listings (legal also the route's operations): it is made once per combination of those
+    readings in the batch, for the first pair that has it."""
     knowledge = engine.knowledge
-    found = blocked(engine, pairs, table)
-    for i, strength, rule, dot, route, km, limit in zip(*found, strict=True):
-        offer, need = pairs[i]
-        # What timing, quality and legal read of a pair: its listings and route (not its shared concepts).
-        pair = _new(Pair, (offer, need, [], km, limit, route, knowledge))
-        timing, quality, legal = comparisons.timing(pair), comparisons.quality(pair), comparisons.legal(pair)
-        if timing.excluded or quality.excluded or legal.excluded:
-            continue
-        text = comparisons.text_measure_of(dot, offer, need)
-        distance = comparisons.distance(pair)[:2] if km is None else comparisons.distance_measure(km, limit)
-        quantity = comparisons.quantity_measure(offer.listing.annual, need.listing.annual)
-        measured.at.append(i)
-        measured.values.extend((strength, text[0], distance[0], quantity[0], timing.value, quality.value, legal.value))
-        levels = (text[1], distance[1], quantity[1], timing.level, quality.level, legal.level)
-        measured.levels.append((comparisons.MATERIAL_LEVELS[rule], *levels))
-        measured.rules.append(rule)
-        measured.routes.append(route)
-        measured.distances.append(km)
-        measured.exchanged.append(impact.exchanged_per_year(offer.listing, need.listing))
-    return measured
+
+    def pair_at(j: int) -> Pair:
+        offer, need = pairs[found.at[j]]
+        return _new(Pair, (offer, need, [], found.distances[j], found.limits[j], found.routes[j], knowledge))
+
+    operations: dict[frozenset[str], int] = {}
+    routes = [
+        operations.setdefault(frozenset(r.recovery_operations if r else ()), len(operations)) for r in found.routes
+    ]
+    by_route = _combined(table.legal_key, offers, needs) * max(len(operations), 1) + np.array(routes, dtype=np.int64)
+    return (
+        _by_combination(_combined(table.timing_key, offers, needs), comparisons.timing, pair_at),
+        _by_combination(_combined(table.quality_key, offers, needs), comparisons.quality, pair_at),
+        _by_combination(by_route, comparisons.legal, pair_at),
+    )
+
+
+def _combined(keys: np.ndarray, offers: np.ndarray, needs: np.ndarray) -> np.ndarray:
+    """A number for each pair's combination of its two listings' readings (ProfileTable's *_key)."""
+    combined: np.ndarray = keys[offers] * (int(keys.max(initial=0)) + 1) + keys[needs]
+    return combined
+
+
+def _by_combination(
+    combination: np.ndarray, compare: Callable[[Pair], Outcome], pair_at: Callable[[int], Pair]
+) -> _Column:
+    """A comparison of each pair, made for the first pair of each distinct combination of what it reads."""
+    _, first, which = np.unique(combination, return_index=True, return_inverse=True)
+    made = [compare(pair_at(j)) for j in first.tolist()]
+    return _Column(
+        np.array([outcome.value for outcome in made], dtype=float)[which],
+        np.array([outcome.level for outcome in made], dtype=object)[which],
+        np.array([outcome.excluded for outcome in made], dtype=bool)[which],
+    )
+
+
+def _text(dots: np.ndarray, squares: np.ndarray) -> _Column:
+    """comparisons.text_measure_of of each pair, given its dot product and the product of the two sums of squares."""
+    norms = np.array([square**0.5 for square in squares.tolist()])
+    values = np.divide(dots, norms, out=np.zeros_like(dots), where=norms != 0)
+    levels = np.where(values >= 0.5, "close", np.where(values >= 0.2, "partial", "weak"))
+    return _Column(values, levels, np.zeros(len(values), dtype=bool))
+
+
+def _distance(kms: list[float | None], limits: np.ndarray) -> _Column:
+    """comparisons.distance's value and level of each pair within its limit (blocked() let it through)."""
+    known = np.array([km is not None for km in kms], dtype=bool)
+    ratios = np.divide(np.array([km or 0.0 for km in kms]), limits)
+    powers = np.array([ratio**1.5 for ratio in ratios.tolist()])
+    values = np.where(known, np.maximum(0.0, 1.0 - powers), 0.5)
+    levels = np.where(values >= 0.7, "near", np.where(values >= 0.3, "reachable", "far"))
+    return _Column(values, np.where(known, levels, "unknown"), np.zeros(len(values), dtype=bool))
+
+
+def _quantity(supply: np.ndarray, supply_unit: np.ndarray, demand: np.ndarray, demand_unit: np.ndarray) -> _Column:
+    """comparisons.quantity_measure of each pair's annual rates (ProfileTable.annual and .unit; no unit: -1). Python's
+    min(a, b) is b only when b < a, and max(a, b) b only when b > a: so here, NaN included."""
+    comparable = (supply_unit == demand_unit) & (supply_unit >= 0)
+    none = comparable & ((supply == 0) | (demand == 0))
+    low, high = np.where(demand < supply, demand, supply), np.where(demand > supply, demand, supply)
+    ratios = np.divide(low, high, out=np.ones_like(low), where=comparable & ~none)
+    values = np.where(comparable, np.array([ratio**0.5 for ratio in ratios.tolist()]), 0.5)
+    values[none] = 0.0
+    levels = np.where(ratios >= 0.5, "good fit", np.where(ratios >= 0.1, "partial", "poor fit"))
+    levels = np.where(comparable, np.where(none, "none", levels), "unknown")
+    return _Column(values, levels, np.zeros(len(values), dtype=bool))
+
+
+def _exchanged(
+    supply: np.ndarray, supply_unit: np.ndarray, demand: np.ndarray, demand_unit: np.ndarray
+) -> list[tuple[float, str] | None]:
+    """impact.exchanged_per_year of each pair: the offer's rate, capped by the need's in the same unit (as min())."""
+    capped = (demand_unit == supply_unit) & (demand < supply)
+    amounts = np.where(capped, demand, supply).tolist()
+    return [
+        None if unit < 0 else (amount, _UNIT_NAMES[unit])
+        for amount, unit in zip(amounts, supply_unit.tolist(), strict=True)
+    ]
+
+
+_UNIT_NAMES = {code: name for name, code in UNIT_CODES.items()}
 
 
 def _kept_distances(distances: list[float | None]) -> list[float | None]:
