@@ -11,7 +11,7 @@ operations in the same order: the same doubles (rounding.rounded_array rounds as
 """
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 import numpy as np
 
@@ -27,9 +27,10 @@ from matching.scoring import COMPARISONS
 if TYPE_CHECKING:
     from matching.engine import Engine
 
-__all__ = ["candidates"]
+__all__ = ["Written", "candidates", "written"]
 
 _new = tuple.__new__
+T = TypeVar("T")
 _NO_IMPACT = Impact(None, None, None, None, None, None, "")
 
 
@@ -46,37 +47,63 @@ class _Measured(NamedTuple):
     exchanged: list[tuple[float, str] | None]
 
 
+class Written(NamedTuple):
+    """The candidates of many pairs as columns: those scoring at least the engine's min_score, in the pairs' order.
+    `at`: where each stands among the pairs asked for; `shown`, `parts` and `levels`: its comparisons' values (as a
+    Comparison shows them), contributions and levels, in COMPARISONS order, whose weights are `weights`."""
+
+    at: list[int]
+    offer_ids: list[str]
+    need_ids: list[str]
+    scores: list[float]
+    rules: list[str]
+    shown: list[list[float]]
+    parts: list[list[float]]
+    levels: list[tuple[str, ...]]
+    distances: list[float | None]
+    impacts: list[Impact]
+    weights: tuple[float, ...]
+
+
+def written(engine: "Engine", pairs: Sequence[tuple[Profile, Profile]], table: ProfileTable | None = None) -> Written:
+    """The candidates of engine.pair(offer, need, sentences=False) of these pairs, as columns (the way to store
+    many without making a Candidate of each). `table`: one holding the pairs' profiles (matching.blocked), else one is
+    made of them."""
+    measured = _measure(engine, pairs, table)
+    weights = tuple(engine.scorer.ordered_weights)
+    parts, scores = engine.scorer.parts_and_scores(measured.values)
+    kept = np.flatnonzero(scores >= engine.min_score).tolist()
+    at = [measured.at[j] for j in kept]
+
+    def picked(column: list[T]) -> list[T]:
+        return [column[j] for j in kept]
+
+    return Written(
+        at,
+        [pairs[i][0].listing.id for i in at],
+        [pairs[i][1].listing.id for i in at],
+        picked(scores.tolist()),
+        picked(measured.rules),
+        picked(rounded_array(measured.values, 4).tolist()),
+        picked(parts.tolist()),
+        picked(measured.levels),
+        picked(_kept_distances(measured.distances)),
+        picked(_figures(engine, measured)),
+        weights,
+    )
+
+
 def candidates(
     engine: "Engine", pairs: Sequence[tuple[Profile, Profile]], table: ProfileTable | None = None
 ) -> list[Candidate | None]:
-    """[engine.pair(offer, need, sentences=False) for offer, need in pairs]: the same candidates. `table`: one
-    holding the pairs' profiles (matching.blocked), else one is made of them."""
+    """[engine.pair(offer, need, sentences=False) for offer, need in pairs]: the same candidates (written()'s)."""
     found: list[Candidate | None] = [None] * len(pairs)
-    measured = _measure(engine, pairs, table)
-    if not measured.at:
-        return found
-    scorer = engine.scorer
-    values = measured.values
-    shown = rounded_array(values, 4)
-    parts, scores = scorer.parts_and_scores(values)
-    named = tuple(zip(COMPARISONS, scorer.ordered_weights, strict=True))
-    columns = (
-        scores.tolist(),
-        measured.rules,
-        shown.tolist(),
-        parts.tolist(),
-        measured.levels,
-        _kept_distances(measured.distances),
-        _figures(engine, measured),
-    )
-    for i, (score_of, rule, shown_of, parts_of, levels, km, figure) in zip(
-        measured.at, zip(*columns, strict=True), strict=True
-    ):
-        offer, need = pairs[i]
-        if score_of >= engine.min_score:
-            made = zip(named, shown_of, parts_of, levels, strict=True)
-            written = tuple([_new(Comparison, (name, v, w, p, level, "")) for (name, w), v, p, level in made])
-            found[i] = _new(Candidate, (offer.listing.id, need.listing.id, score_of, rule, written, km, figure))
+    made = written(engine, pairs, table)
+    named = tuple(zip(COMPARISONS, made.weights, strict=True))
+    for i, offer_id, need_id, score, rule, shown, parts, levels, km, figure in zip(*made[:-1], strict=True):
+        each = zip(named, shown, parts, levels, strict=True)
+        comparisons_of = tuple([_new(Comparison, (name, v, w, p, level, "")) for (name, w), v, p, level in each])
+        found[i] = _new(Candidate, (offer_id, need_id, score, rule, comparisons_of, km, figure))
     return found
 
 

@@ -73,6 +73,10 @@ class Engine:
         what blocking reads of the pairs' profiles (Index.profile_table), else made for the call."""
         return columns.candidates(self, pairs, table)
 
+    def written(self, pairs: Sequence[tuple[Profile, Profile]], table: ProfileTable | None = None) -> columns.Written:
+        """The candidates pairs() makes, as columns, without a Candidate of each: the way to store many."""
+        return columns.written(self, pairs, table)
+
     def score(self, offer: Profile, need: Profile) -> "Scored | None":
         """What pair() decides, without writing the sentences and the impact estimate: enough to rank the pair."""
         pair = self.blocked(offer, need)

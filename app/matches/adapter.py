@@ -11,11 +11,13 @@ from app.listings.models import Listing
 from app.matches import repository
 from app.matches.engine import get_engine
 from app.matches.models import Match
+from matching.columns import Written
 from matching.engine import Engine
 from matching.explain import explain
 from matching.impact import basis
 from matching.records import Candidate, Comparison, Evidence, Impact, Profile
 from matching.records import Listing as ListingRecord
+from matching.scoring import COMPARISONS
 
 
 def record(listing: Listing) -> ListingRecord:
@@ -117,6 +119,23 @@ def encoded_values(candidate: Candidate, engine_version: str) -> tuple[Any, ...]
 
 
 _IMPACT_STORED_AT = tuple((name, Impact._fields.index(name)) for name in IMPACT_STORED)
+
+
+def encoded_written(written: Written, engine_version: str) -> list[tuple[Any, ...]]:
+    """encoded_values of each candidate of `written` (matching.columns), made from its columns."""
+    names, weights = COMPARISONS, written.weights
+    return [
+        (
+            score,
+            rule,
+            json_dumps(list(zip(names, shown, weights, parts, levels, strict=True))),
+            km,
+            json_dumps({name: impact[at] for name, at in _IMPACT_STORED_AT}),
+            impact.co2e_avoided_t,
+            engine_version,
+        )
+        for score, rule, shown, parts, levels, km, impact in zip(*written[3:-1], strict=True)
+    ]
 
 
 def has_sentences(match: Any) -> bool:

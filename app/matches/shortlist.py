@@ -16,6 +16,7 @@ from typing import Generic, NamedTuple, TypeVar
 
 import numpy as np
 
+from matching.columns import Written
 from matching.engine import Index
 from matching.ranking import Pairing
 from matching.records import Candidate
@@ -122,3 +123,14 @@ def written(
             (o, n): engine.pair(profiles[o], profiles[n], sentences=True) for o, n in pairs if n in explained.get(o, ())
         }
     return [candidate for pair in pairs if (candidate := found[pair]) is not None]
+
+
+def written_apart(
+    index: Index, pairs: Sequence[tuple[str, str]], explained: Mapping[str, Container[str]]
+) -> tuple[Written, list[Candidate]]:
+    """written()'s candidates in two parts: those of the pairs without sentences as columns (Engine.written, in the
+    pairs' order), and those with sentences (the needs in explained[offer]) as candidates."""
+    profiles, engine = index.profiles, index.engine
+    plain = [(profiles[o], profiles[n]) for o, n in pairs if n not in explained.get(o, ())]
+    told = [engine.pair(profiles[o], profiles[n], sentences=True) for o, n in pairs if n in explained.get(o, ())]
+    return engine.written(plain, index.profile_table()), [candidate for candidate in told if candidate is not None]

@@ -1,6 +1,7 @@
 """Stored match rows read back as the engine wrote them, the sentences written when read."""
 
 import uuid
+from dataclasses import replace
 
 import pytest
 from fastapi.testclient import TestClient
@@ -85,3 +86,21 @@ def test_encoded_values_are_the_match_values_encoded() -> None:
             json_dumps(values[f]) if f in repository.JSON_FIELDS else values[f] for f in repository.ENGINE_FIELDS
         )
         assert adapter.encoded_values(candidate, "v1") == expected
+
+
+def test_encoded_written_is_each_candidates_encoded_values() -> None:
+    """A rebuild encodes its plain candidates from the engine's columns (matching.columns.Written): the same values
+    as encoded_values of each candidate, in the same order, with and without an impact route or a distance."""
+    engine = get_engine()
+    case = load_case_file(SEED_DATA_DIR / "cases" / "documented_exchanges.json")
+    unplaced = [replace(x, id=f"{x.id}-unplaced", lat=None, lon=None) for x in case.listings if x.kind == "offer"]
+    profiles = engine.profiles([*case.listings, *unplaced])
+    pairs = [(o, n) for o in profiles if o.listing.kind == "offer" for n in profiles if n.listing.kind == "need"]
+    candidates = [candidate for candidate in engine.pairs(pairs) if candidate is not None]
+    written = engine.written(pairs)
+
+    assert len(candidates) > 20
+    assert any(c.impact.route is None for c in candidates) and any(c.impact.route for c in candidates)
+    assert any(c.distance_km is None for c in candidates) and any(c.distance_km for c in candidates)
+    assert adapter.encoded_written(written, "v1") == [adapter.encoded_values(c, "v1") for c in candidates]
+    assert list(zip(written.offer_ids, written.need_ids, strict=True)) == [(c.offer_id, c.need_id) for c in candidates]
