@@ -405,6 +405,9 @@ class Index:
 
 
 def _latitude(profile: Profile) -> float:
-    """Where a profile goes in add_profiles' order: by latitude, those without a place first."""
-    listing = profile.listing
-    return listing.lat if listing.lat is not None and listing.lon is not None else -math.inf
+    return latitude_order(profile.listing.lat, profile.listing.lon)
+
+
+def latitude_order(lat: float | None, lon: float | None) -> float:
+    """Where a listing at this place goes in Index.add_profiles' order: by latitude, those without a place first."""
+    return lat if lat is not None and lon is not None else -math.inf

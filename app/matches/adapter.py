@@ -12,7 +12,7 @@ from app.matches import repository
 from app.matches.engine import get_engine
 from app.matches.models import Match
 from matching.columns import Written
-from matching.engine import Engine
+from matching.engine import Engine, latitude_order
 from matching.explain import explain
 from matching.impact import basis
 from matching.records import Candidate, Comparison, Evidence, Impact, Profile
@@ -36,7 +36,7 @@ class Owner(NamedTuple):
 
 def record_of(listing: Any, owner: Owner) -> ListingRecord:
     """The engine's record of a listing: an ORM row, or a Core row with the same column names."""
-    located = listing.lat is not None and listing.lon is not None
+    lat, lon = _place(listing, owner.lat, owner.lon)
     return ListingRecord(
         id=str(listing.id),
         organization_id=str(listing.organization_id),
@@ -56,11 +56,23 @@ def record_of(listing: Any, owner: Owner) -> ListingRecord:
         recovery_operations=tuple(listing.recovery_operations),
         properties=dict(listing.properties),
         max_distance_km=listing.max_distance_km,
-        lat=listing.lat if located else owner.lat,
-        lon=listing.lon if located else owner.lon,
+        lat=lat,
+        lon=lon,
         nace=tuple(owner.nace),
         region=owner.region,
     )
+
+
+def _place(listing: Any, owner_lat: float | None, owner_lon: float | None) -> tuple[float | None, float | None]:
+    """Where the engine places a listing: its own place, else its owner's."""
+    located = listing.lat is not None and listing.lon is not None
+    return (listing.lat, listing.lon) if located else (owner_lat, owner_lon)
+
+
+def index_order(row: Any) -> float:
+    """Where the record of a Core row of listing and owner columns (repository.listing_rows) goes in
+    Index.add_profiles' order, without making the record."""
+    return latitude_order(*_place(row, row.owner_lat, row.owner_lon))
 
 
 def stored_profile(row: Any, concepts: Iterable[tuple[str, float, str]]) -> Profile:

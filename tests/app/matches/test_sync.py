@@ -18,8 +18,10 @@ from app.listings.models import Listing
 from app.matches import adapter, repository, sync
 from app.matches.engine import get_engine
 from app.matches.models import ListingConcept, Match
+from app.organizations.models import Organization
 from app.seed import load_demo
 from app.webhooks.models import WebhookDelivery
+from matching.engine import Index
 from tests.app.matches.test_router import ASH, CEMENT_NEED
 from tests.conftest import Api
 
@@ -433,3 +435,41 @@ def test_a_rebuild_whose_profiles_cannot_be_written_fails_and_keeps_what_was_sto
         session.rollback()
         blocker.rollback()
     assert before and _engine_fields(session) == before
+
+
+def test_the_index_built_while_enriching_is_the_one_built_after(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rebuild adds each enriched batch to the index as it comes, with the rows in the index's order: the same
+    index, in the same order, as Index.add_profiles of every profile at once, and every posting sorted by latitude
+    (the prefix a reach takes a band of)."""
+    load_demo(session, SEED_DATA_DIR / "demo" / "region.json")
+    # Places of their own for some listings (the others are at their owner's), and none for one owner's.
+    for n, listing_id in enumerate(session.scalars(select(Listing.id).order_by(Listing.id)).all()[::2]):
+        session.execute(update(Listing).where(Listing.id == listing_id).values(lat=49.5 + n % 7 / 3, lon=20.0))
+    session.execute(
+        update(Organization)
+        .where(
+            Organization.id == select(Listing.organization_id).where(Listing.lat.is_(None)).limit(1).scalar_subquery()
+        )
+        .values(lat=None, lon=None)
+    )
+    session.commit()
+    engine = get_engine()
+    rows = sorted(repository.all_listing_rows(session), key=adapter.index_order)
+    places = {"own" if row.lat is not None else "owner's" if row.owner_lat is not None else "none" for row in rows}
+    assert places == {"own", "owner's", "none"}
+
+    monkeypatch.setattr(sync, "ENRICH_BATCH", 7)  # many batches, in two processes
+    index = Index(engine)
+    profiles = sync._profiles_of(engine, rows, 2, None, index)
+    expected = Index(engine).add_profiles(p for row, p in zip(rows, profiles, strict=True) if sync.is_eligible(row))
+
+    assert len(index.profiles) > 50
+    assert list(index.profiles) == list(expected.profiles)
+    assert [index.row_of(i) for i in index.profiles] == [expected.row_of(i) for i in expected.profiles]
+    postings = index._concepts._postings
+    assert all(p.sorted_size == p.size for p in postings.values())
+    assert {key: p.rows[: p.size].tolist() for key, p in postings.items()} == {
+        key: p.rows[: p.size].tolist() for key, p in expected._concepts._postings.items()
+    }
