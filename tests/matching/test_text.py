@@ -2,6 +2,7 @@
 
 import re
 import sys
+import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -168,6 +169,27 @@ def country_texts(country_index: Index) -> list[str]:
     """The generated listings' texts (six languages) and a few short or empty ones."""
     edge_cases = ["", "a b", "ab", "abc", "abcd", "Popiół  LOTNY, żużel", "x" * 40]
     return [profile.listing.text for profile in country_index.profiles.values()] + edge_cases
+
+
+def test_normalise_drops_every_combining_character_as_a_test_per_character_does(country_texts: list[str]) -> None:
+    """normalise drops combining marks with one table; a test per character (unicodedata.combining) is the
+    definition. Every mark of the combining blocks, after letters of several scripts, and the generated texts."""
+    marks = "".join(chr(c) for c in range(0x0300, 0x0370)) + "\u0483\u05b0\u093c\u20d0\ufe20\U0001d165"
+    texts = [
+        *country_texts,
+        *(f"a{mark}b" for mark in marks),
+        "Ǆ ǅ ﬁ Ⅻ ①",
+        "ĳsselmeer Ωmega Ѐ",
+        "e\u0301 n\u0303 a\u0308",
+    ]
+
+    def by_character(text: str) -> str:
+        folded = unicodedata.normalize("NFKD", text.translate(text_module._FOLD).lower())
+        plain = "".join(ch for ch in folded if not unicodedata.combining(ch))
+        return re.sub(r"[^0-9a-z]+", " ", plain).strip()
+
+    assert [normalise(t) for t in texts] == [by_character(t) for t in texts]
+    assert normalise("ne\u0301e\u0327") == "nee"
 
 
 def test_char_grams_are_scikit_learns_char_wb_grams(country_texts: list[str]) -> None:
