@@ -100,7 +100,10 @@ def candidates(
     found: list[Candidate | None] = [None] * len(pairs)
     made = written(engine, pairs, table)
     named = tuple(zip(COMPARISONS, made.weights, strict=True))
-    for i, offer_id, need_id, score, rule, shown, parts, levels, km, figure in zip(*made[:-1], strict=True):
+    columns = (made.at, made.offer_ids, made.need_ids, made.scores, made.rules, made.shown, made.parts, made.levels)
+    for i, offer_id, need_id, score, rule, shown, parts, levels, km, figure in zip(
+        *columns, made.distances, made.impacts, strict=True
+    ):
         each = zip(named, shown, parts, levels, strict=True)
         comparisons_of = tuple([_new(Comparison, (name, v, w, p, level, "")) for (name, w), v, p, level in each])
         found[i] = _new(Candidate, (offer_id, need_id, score, rule, comparisons_of, km, figure))

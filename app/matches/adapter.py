@@ -146,7 +146,16 @@ def encoded_written(written: Written, engine_version: str) -> list[tuple[Any, ..
             impact.co2e_avoided_t,
             engine_version,
         )
-        for score, rule, shown, parts, levels, km, impact in zip(*written[3:-1], strict=True)
+        for score, rule, shown, parts, levels, km, impact in zip(
+            written.scores,
+            written.rules,
+            written.shown,
+            written.parts,
+            written.levels,
+            written.distances,
+            written.impacts,
+            strict=True,
+        )
     ]
 
 
