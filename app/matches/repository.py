@@ -703,22 +703,27 @@ def ranked_copy(rows: Sequence[Sequence[Any]], now: datetime) -> tuple[list[str]
     listings (round 12's profile). Pure, so that a ranking process can write it."""
     ids = _new_ids(len(rows))
     state = "\t".join(_copy_text(value) for value in [*NEW_MATCH_STATE.values(), now, now])  # the same a batch
+    # A rule and an engine version are one of a few texts: each escaped once a batch rather than once a row.
+    texts: dict[str, str] = {}
     lines = (
-        f"{match_id}\t{row[0]}\t{row[1]}\t{row[2]}\t{state}\t{_engine_copy_text(row[3:])}\n"
+        f"{match_id}\t{row[0]}\t{row[1]}\t{row[2]}\t{state}\t{_engine_copy_text(row, texts)}\n"
         for match_id, row in zip(ids, rows, strict=True)
     )
     return ids, "".join(lines)
 
 
-def _engine_copy_text(fields: Sequence[Any]) -> str:
-    """_copy_line's text (without the newline) of ENGINE_FIELDS as a rebuild's rows hold them (the score a float, the
-    JSON ones encoded), with fewer calls: a call a value was ~half of a line's cost, 1.44 M lines a rebuild. JSON text
-    holds no raw tab, newline or carriage return (JSON escapes them), so only its backslashes are doubled."""
-    score, rule, components, distance_km, impact, co2e_avoided_t, engine_version = fields
+def _engine_copy_text(row: Sequence[Any], texts: dict[str, str]) -> str:
+    """_copy_line's text (without the newline) of the ENGINE_FIELDS of a row as insert_ranked_matches takes it (the
+    score a float, the JSON ones encoded), with fewer calls: a call a value was ~half of a line's cost, 1.44 M lines
+    a rebuild. JSON text holds no raw tab, newline or carriage return (JSON escapes them), so only its backslashes
+    are doubled. `texts`: the rules' and versions' COPY text, by value, kept by the caller."""
+    _, _, _, score, rule, components, distance_km, impact, co2e_avoided_t, engine_version = row
     distance = "\\N" if distance_km is None else repr(distance_km)
     co2e = "\\N" if co2e_avoided_t is None else repr(co2e_avoided_t)
     components, impact = components.replace("\\", "\\\\"), impact.replace("\\", "\\\\")
-    return f"{score!r}\t{_copy_text(rule)}\t{components}\t{distance}\t{impact}\t{co2e}\t{_copy_text(engine_version)}"
+    rule_text = texts.get(rule) or texts.setdefault(rule, _copy_text(rule))
+    version = texts.get(engine_version) or texts.setdefault(engine_version, _copy_text(engine_version))
+    return f"{score!r}\t{rule_text}\t{components}\t{distance}\t{impact}\t{co2e}\t{version}"
 
 
 def copy_ranked(session: Session, text: str) -> None:
