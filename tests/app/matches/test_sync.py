@@ -88,6 +88,37 @@ def test_a_rebuild_removes_the_untouched_matches_of_an_offer_taken_out(
     assert (ash["id"], need["id"]) not in _stored(session)
 
 
+def test_a_rebuild_writes_a_match_acted_on_with_its_sentences_and_the_others_without(
+    api: Api, client: TestClient, session: Session
+) -> None:
+    """Both needs ask for more behind the engine's back: a rebuild changes both matches, the one a party acted on
+    as the engine writes it with sentences, the other as it writes it without."""
+    power = api.organization(lat=50.08, lon=20.05, nace=["35.11"])
+    cement = api.organization(lat=50.25, lon=19.60, nace=["23.51"])
+    lime = api.organization(lat=50.30, lon=19.70, nace=["23.51"])
+    ash = api.listing(api.key(power["id"]), **ASH)
+    need = api.listing(api.key(cement["id"]), **CEMENT_NEED)
+    other = api.listing(api.key(lime["id"]), **CEMENT_NEED)
+    acted_on = _stored(session)[(ash["id"], other["id"])].id
+    session.execute(update(Match).where(Match.id == acted_on).values(need_state="interested"))
+    session.execute(update(Listing).where(Listing.kind == "need").values(quantity=Listing.quantity * 4))
+    session.commit()
+
+    report = sync.rebuild(session)
+    session.commit()
+    assert (report.matches, report.added, report.changed, report.removed) == (2, 0, 2, 0)
+    engine = get_engine()
+    rows = {str(x.id): x for x in session.scalars(select(Listing))}
+    profiles = {i: engine.profiles([adapter.record(rows[i])])[0] for i in (ash["id"], need["id"], other["id"])}
+    stored = _engine_fields(session)
+    for need_id, sentences in ((other["id"], True), (need["id"], False)):
+        candidate = engine.pair(profiles[ash["id"]], profiles[need_id], sentences=sentences)
+        assert candidate is not None
+        values = adapter.match_values(candidate, engine.version_)
+        assert stored[ash["id"], need_id] == tuple(values[f] for f in repository.ENGINE_FIELDS)
+        assert all(len(c) == 6 for c in values["components"]) is sentences
+
+
 def test_every_write_stores_the_digest_of_what_it_wrote(api: Api, client: TestClient, session: Session) -> None:
     """Digests as written by a listing's write (new rows and rows it changes), by a rebuild's updates and inserts:
     each equals the digest of the engine fields stored beside it."""
