@@ -44,7 +44,8 @@ class _Measured(NamedTuple):
     rules: list[str]
     routes: list[Route | None]
     distances: list[float | None]
-    exchanged: list[tuple[float, str] | None]
+    amounts: np.ndarray  # what it would exchange a year (impact.exchanged_per_year; NaN: nothing known)
+    units: np.ndarray  # in which unit (blocking.UNIT_CODES; -1: none)
 
 
 class Written(NamedTuple):
@@ -137,7 +138,7 @@ def _measure(engine: "Engine", pairs: Sequence[tuple[Profile, Profile]], table: 
         rules,
         [found.routes[j] for j in taken],
         kms,
-        _exchanged(*rates),
+        *_exchanged(*rates),
     )
 
 
@@ -231,14 +232,11 @@ def _quantity(supply: np.ndarray, supply_unit: np.ndarray, demand: np.ndarray, d
 
 def _exchanged(
     supply: np.ndarray, supply_unit: np.ndarray, demand: np.ndarray, demand_unit: np.ndarray
-) -> list[tuple[float, str] | None]:
-    """impact.exchanged_per_year of each pair: the offer's rate, capped by the need's in the same unit (as min())."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """impact.exchanged_per_year of each pair, as its amount and unit: the offer's rate, capped by the need's in the
+    same unit (as min(): the need's only when it is less)."""
     capped = (demand_unit == supply_unit) & (demand < supply)
-    amounts = np.where(capped, demand, supply).tolist()
-    return [
-        None if unit < 0 else (amount, _UNIT_NAMES[unit])
-        for amount, unit in zip(amounts, supply_unit.tolist(), strict=True)
-    ]
+    return np.where(capped, demand, supply), supply_unit
 
 
 _UNIT_NAMES = {code: name for name, code in UNIT_CODES.items()}
@@ -251,21 +249,25 @@ def _kept_distances(distances: list[float | None]) -> list[float | None]:
 
 
 def _figures(engine: "Engine", measured: _Measured) -> list[Impact]:
-    """impact.estimate(..., sentences=False) of each pair."""
+    """impact.estimate(..., sentences=False) of each pair. The factors a route applies to a unit are looked up once
+    per combination of route and unit in the batch."""
     knowledge, nan = engine.knowledge, float("nan")
-    known: dict[tuple[str, str], tuple[float, float | None, float | None] | None] = {}
-    rows: list[tuple[float, ...]] = []  # amount, ratio, the three factors and distance; NaN for none
-    applied: list[bool] = []  # whether a route's factors apply (else only the amount is estimated)
-    for exchanged, route, km in zip(measured.exchanged, measured.routes, measured.distances, strict=True):
-        amount, unit = exchanged or (nan, "")
-        if route is not None and exchanged is not None and (route.id, unit) not in known:
-            known[route.id, unit] = impact.route_factors(route, unit, knowledge)
-        factors = known.get((route.id, unit)) if route is not None else None
-        applied.append(factors is not None)
-        ratio, substitute, disposal = factors or (nan, None, None)
-        road = impact.road_kg_per_tkm(unit, km, knowledge)
-        rows.append(tuple(nan if x is None else x for x in (amount, ratio, substitute, disposal, road, km)))
-    amounts, ratios, substitutes, disposals, roads, kms = np.array(rows).reshape(-1, 6).T
+    routes: dict[str | None, int] = {}
+    route_at = np.array([routes.setdefault(r.id if r else None, len(routes)) for r in measured.routes], dtype=np.int64)
+    combination = route_at * (len(UNIT_CODES) + 1) + measured.units + 1
+    _, first, which = np.unique(combination, return_index=True, return_inverse=True)
+    factors = [
+        impact.route_factors(route, _UNIT_NAMES[unit], knowledge) if route is not None and unit >= 0 else None
+        for route, unit in ((measured.routes[j], int(measured.units[j])) for j in first.tolist())
+    ]
+    applied = np.array([f is not None for f in factors], dtype=bool)[which]
+    ratios, substitutes, disposals = (
+        np.array([nan if f is None or f[i] is None else f[i] for f in factors])[which] for i in range(3)
+    )
+    kms = np.array([nan if km is None else km for km in measured.distances])
+    road = impact.road_kg_per_tkm("t", 0.0, knowledge)
+    roads = np.where((measured.units == UNIT_CODES["t"]) & ~np.isnan(kms), nan if road is None else road, nan)
+    amounts = measured.amounts
     # impact._figures' arithmetic, operation for operation; a factor that does not apply is NaN here and counts 0.
     substitution = np.where(np.isnan(substitutes), 0.0, amounts * ratios * substitutes / 1000)
     avoided = np.where(np.isnan(disposals), 0.0, amounts * disposals / 1000)
@@ -273,13 +275,15 @@ def _figures(engine: "Engine", measured: _Measured) -> list[Impact]:
     figures = (amounts, substitution + avoided - transport, substitution, avoided, transport)
     estimated = zip(*(rounded_array(figure, 3).tolist() for figure in figures), strict=True)
     written = []
-    for exchanged, route, whole, (quantity, co2e, substituted, disposed, carried) in zip(
-        measured.exchanged, measured.routes, applied, estimated, strict=True
+    for unit, route, whole, (quantity, co2e, substituted, disposed, carried) in zip(
+        measured.units.tolist(), measured.routes, applied.tolist(), estimated, strict=True
     ):
-        if exchanged is None:
+        if unit < 0:
             written.append(_NO_IMPACT)
         elif not whole or route is None:
-            written.append(_new(Impact, (quantity, exchanged[1], None, None, None, None, "", None)))
+            written.append(_new(Impact, (quantity, _UNIT_NAMES[unit], None, None, None, None, "", None)))
         else:
-            written.append(_new(Impact, (quantity, exchanged[1], co2e, substituted, disposed, carried, "", route.id)))
+            written.append(
+                _new(Impact, (quantity, _UNIT_NAMES[unit], co2e, substituted, disposed, carried, "", route.id))
+            )
     return written
