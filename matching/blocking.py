@@ -787,15 +787,29 @@ class ConceptIndex:
 
 
 def _qualities(listing: Listing) -> dict[str, Any]:
-    """The quality columns of a listing: a need's limits (want:), an offer's properties (have:)."""
+    """The quality columns of a listing: a need's limits (want:), an offer's properties (have:). Not to be changed:
+    a listing without properties (most) gets the one dict of none."""
+    properties = listing.properties
+    if not properties:
+        return _NO_QUALITIES
     is_need = listing.kind == "need"
-    found = {f"want:{key}": number(listing.properties.get(key)) if is_need else None for key in QUALITY_LIMITS}
-    found |= {f"have:{key}": None if is_need else number(listing.properties.get(key)) for key in OFFER_QUALITIES}
+    found = {
+        want: number(properties.get(key)) if is_need else None for want, key in zip(_WANTS, QUALITY_LIMITS, strict=True)
+    }
+    found |= {
+        have: None if is_need else number(properties.get(key))
+        for have, key in zip(_HAVES, OFFER_QUALITIES, strict=True)
+    }
     stated = [v for v in found.values() if v is not None]
     return {name: np.nan if v is None else v for name, v in found.items()} | {
-        "limits": sum(1 << bit for bit, key in enumerate(QUALITY_LIMITS) if found[f"want:{key}"] is not None),
+        "limits": sum(1 << bit for bit, want in enumerate(_WANTS) if found[want] is not None),
         "odd_quality": any(math.isnan(v) for v in stated),
     }
+
+
+_WANTS = tuple(f"want:{key}" for key in QUALITY_LIMITS)
+_HAVES = tuple(f"have:{key}" for key in OFFER_QUALITIES)
+_NO_QUALITIES: dict[str, Any] = dict.fromkeys(_WANTS + _HAVES, np.nan) | {"limits": 0, "odd_quality": False}
 
 
 UNIT_CODES = {unit: i for i, unit in enumerate(sorted({base for base, _ in BASE_UNIT.values()}))}
