@@ -89,10 +89,10 @@ def rebuild(path: Path, seed_dir: Path, sample: int | None = None, seed: int = 1
             for need in shortlist.kept_needs(index, offer, chosen.get(offer, ()), k, _tallied(index, tallied, offer))
         ]
         with collector_paused():
-            kept = shortlist.written(index, pairs)  # counted, not kept
-        matches += len(kept)
+            scores = shortlist.written_apart(index, pairs, {})[0].scores  # counted, not kept
+        matches += len(scores)
         for step in SCORE_STEPS:
-            above[step] += sum(c.score >= step for c in kept)
+            above[step] += sum(score >= step for score in scores)
     done = time.perf_counter()
     offer_scale = len(offers) / len(ranked_offers) if ranked_offers else 1.0
     need_scale = len(needs) / len(ranked_needs) if ranked_needs else 1.0

@@ -109,27 +109,12 @@ def kept_needs(index: Index, offer: str, chosen_by: Iterable[str], k: int, talli
     return best + [need for need in chosen_by if need not in have]
 
 
-def written(
-    index: Index, pairs: Sequence[tuple[str, str]], explained: Mapping[str, Container[str]] | None = None
-) -> list[Candidate]:
-    """The candidates of these (offer, need) pairs that pass, in order: written together without sentences
-    (Engine.pairs), but one by one with them for the needs in explained[offer]."""
-    profiles, engine, explained = index.profiles, index.engine, explained or {}
-    plain = [pair for pair in pairs if pair[1] not in explained.get(pair[0], ())]
-    table = index.profile_table()
-    found = dict(zip(plain, engine.pairs([(profiles[o], profiles[n]) for o, n in plain], table), strict=True))
-    if len(plain) < len(pairs):
-        found |= {
-            (o, n): engine.pair(profiles[o], profiles[n], sentences=True) for o, n in pairs if n in explained.get(o, ())
-        }
-    return [candidate for pair in pairs if (candidate := found[pair]) is not None]
-
-
 def written_apart(
     index: Index, pairs: Sequence[tuple[str, str]], explained: Mapping[str, Container[str]]
 ) -> tuple[Written, list[Candidate]]:
-    """written()'s candidates in two parts: those of the pairs without sentences as columns (Engine.written, in the
-    pairs' order), and those with sentences (the needs in explained[offer]) as candidates."""
+    """The candidates of these (offer, need) pairs that pass, in two parts: those of the pairs without sentences as
+    columns (Engine.written, in the pairs' order: the way to write many), and those with sentences (the needs in
+    explained[offer], written one by one) as candidates."""
     profiles, engine = index.profiles, index.engine
     plain = [(profiles[o], profiles[n]) for o, n in pairs if n not in explained.get(o, ())]
     told = [engine.pair(profiles[o], profiles[n], sentences=True) for o, n in pairs if n in explained.get(o, ())]

@@ -66,10 +66,8 @@ def test_a_rebuild_writes_only_what_changed_and_keeps_ids(api: Api, client: Test
     assert not any("matches.components" in s for s in statements)
 
 
-def test_a_rebuild_removes_the_untouched_matches_of_an_offer_taken_out(
-    api: Api, client: TestClient, session: Session
-) -> None:
-    """An offer paused behind the engine's back loses the matches no party acted on; the one acted on stays."""
+def _ash_and_two_needs_one_acted_on(api: Api, session: Session) -> tuple[dict[str, Any], ...]:
+    """A fly ash offer and two cement needs matched with it; the second's buyer is interested in its match."""
     power = api.organization(lat=50.08, lon=20.05, nace=["35.11"])
     cement = api.organization(lat=50.25, lon=19.60, nace=["23.51"])
     lime = api.organization(lat=50.30, lon=19.70, nace=["23.51"])
@@ -78,6 +76,15 @@ def test_a_rebuild_removes_the_untouched_matches_of_an_offer_taken_out(
     other = api.listing(api.key(lime["id"]), **CEMENT_NEED)
     acted_on = _stored(session)[(ash["id"], other["id"])].id
     session.execute(update(Match).where(Match.id == acted_on).values(need_state="interested"))
+    session.commit()
+    return ash, need, other
+
+
+def test_a_rebuild_removes_the_untouched_matches_of_an_offer_taken_out(
+    api: Api, client: TestClient, session: Session
+) -> None:
+    """An offer paused behind the engine's back loses the matches no party acted on; the one acted on stays."""
+    ash, need, other = _ash_and_two_needs_one_acted_on(api, session)
     session.execute(update(Listing).where(Listing.id == uuid.UUID(ash["id"])).values(status="paused"))
     session.commit()
 
@@ -93,14 +100,7 @@ def test_a_rebuild_writes_a_match_acted_on_with_its_sentences_and_the_others_wit
 ) -> None:
     """Both needs ask for more behind the engine's back: a rebuild changes both matches, the one a party acted on
     as the engine writes it with sentences, the other as it writes it without."""
-    power = api.organization(lat=50.08, lon=20.05, nace=["35.11"])
-    cement = api.organization(lat=50.25, lon=19.60, nace=["23.51"])
-    lime = api.organization(lat=50.30, lon=19.70, nace=["23.51"])
-    ash = api.listing(api.key(power["id"]), **ASH)
-    need = api.listing(api.key(cement["id"]), **CEMENT_NEED)
-    other = api.listing(api.key(lime["id"]), **CEMENT_NEED)
-    acted_on = _stored(session)[(ash["id"], other["id"])].id
-    session.execute(update(Match).where(Match.id == acted_on).values(need_state="interested"))
+    ash, need, other = _ash_and_two_needs_one_acted_on(api, session)
     session.execute(update(Listing).where(Listing.kind == "need").values(quantity=Listing.quantity * 4))
     session.commit()
 
