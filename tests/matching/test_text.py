@@ -244,3 +244,26 @@ def test_counts_from_several_threads_while_the_word_cache_empties(
             assert list(pool.map(count_all, range(4))) == [0] * 4
     finally:
         sys.setswitchinterval(interval)
+
+
+def test_shared_tfidf_is_what_each_vectorizer_transforms(matcher: Engine, country_texts: list[str]) -> None:
+    """The same terms in the same order, and the same values up to the last bits of the norm's sum."""
+    analysis = matcher.enricher_.analysis_
+    for merged in (analysis.chars_, analysis.words_):
+        for vectorizer, found in zip(merged.fitted, merged.tfidf(country_texts), strict=True):
+            wanted = vectorizer.transform(country_texts)
+            assert found.shape == wanted.shape and found.dtype == wanted.dtype and found.has_sorted_indices
+            assert np.array_equal(found.indptr, wanted.indptr) and np.array_equal(found.indices, wanted.indices)
+            np.testing.assert_allclose(found.data, wanted.data, rtol=1e-6)
+
+
+def test_a_batch_compared_through_the_dense_matrix_gets_the_floats_each_text_gets_alone(
+    matcher: Engine, country_texts: list[str]
+) -> None:
+    analysis = matcher.enricher_.analysis_
+    batch = country_texts[: 3 * text_module.DENSE_FROM] + country_texts[-7:]
+    together = analysis.similarities(batch)
+    alone = [analysis.similarities([text]) for text in batch]
+    for i, found in enumerate(together):
+        assert found.shape[1] == len(analysis.vectorisers[i].concepts_)
+        assert np.array_equal(found, np.vstack([one[i] for one in alone]))
