@@ -677,18 +677,16 @@ class ConceptIndex:
     def _taken(self, profile: Profile, near: Mapping[str, Any] | None = None) -> list["_Piece"]:
         """What each posting of the profile's concepts (of the opposite kind) gives it. With `near` (the profile's
         _features), rows whose latitude alone puts them beyond any distance limit their pair may have are left out
-        (_latitude_band); a row may then be gathered from some of its concepts only, which the distance filter that
-        follows drops."""
+        (_latitude_band), each posting's band set by the farthest limit its own rows may set; a row may then be
+        gathered from some of its concepts only, and is then beyond its limit: the distance filter that follows drops
+        it. (One band for all the postings, set by the farthest of them, took 4 % more entries at 100k.)"""
         other = 1 - KINDS.index(profile.listing.kind)
-        postings = [
-            (concept, evidence, posting)
-            for concept, evidence in profile.concepts.items()
-            if (posting := self._postings.get((other, concept))) is not None and posting.size
-        ]
-        band = None if near is None else _latitude_band(near, max((p.far_km for *_, p in postings), default=0.0))
         pieces = []
-        for concept, evidence, posting in postings:
-            rows, weights = posting.taken(band)
+        for concept, evidence in profile.concepts.items():
+            posting = self._postings.get((other, concept))
+            if posting is None or not posting.size:
+                continue
+            rows, weights = posting.taken(None if near is None else _latitude_band(near, posting.far_km))
             if len(rows):
                 pieces.append(_Piece(rows, weights, evidence.weight, strength_of(concept), self._rank_of(concept)))
         return pieces
