@@ -726,10 +726,11 @@ def _engine_copy_text(row: Sequence[Any], texts: dict[str, str]) -> str:
     return f"{score!r}\t{rule_text}\t{components}\t{distance}\t{impact}\t{co2e}\t{version}"
 
 
-def copy_ranked(session: Session, text: str) -> None:
-    """ranked_copy's text into the matches table (PostgreSQL)."""
+def copy_ranked(session: Session, text: str, *, frozen: bool = False) -> None:
+    """ranked_copy's text into the matches table (PostgreSQL). `frozen`: with COPY's FREEZE, which only a table
+    emptied in this transaction takes (empty_matches_for_first_load)."""
     if text:
-        _copy(session, MATCHES, RANKED_COLUMNS, text)
+        _copy(session, MATCHES, RANKED_COLUMNS, text, " (FREEZE)" if frozen else "")
 
 
 def engine_values(row: Sequence[Any]) -> dict[str, Any]:
@@ -798,10 +799,11 @@ def _copy_line(values: Iterable[Any]) -> str:
     return "\t".join([_copy_text(value) for value in values]) + "\n"
 
 
-def _copy(session: Session, table: Table, columns: Sequence[str], text: str) -> None:
+def _copy(session: Session, table: Table, columns: Sequence[str], text: str, options: str = "") -> None:
     """COPY text (lines of tab-separated values, as _copy_text writes them) into these columns of a table."""
     connection = typing.cast(psycopg.Connection[Any], session.connection().connection.dbapi_connection)
-    with connection.cursor() as cursor, cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+    statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN{options}"
+    with connection.cursor() as cursor, cursor.copy(statement) as copy:
         copy.write(text)
 
 
@@ -878,6 +880,17 @@ def delete_untouched_matches_of_non_offers(session: Session) -> int:
 
 def has_matches(session: Session) -> bool:
     return session.execute(select(MATCHES.c.id).limit(1)).first() is not None
+
+
+def empty_matches_for_first_load(session: Session) -> bool:
+    """On PostgreSQL, TRUNCATE the (empty) matches table and its events, so that this transaction may COPY into it
+    with FREEZE (copy_ranked): rows written frozen and the visibility map set, so that the VACUUM after a first load
+    at 100k skips the 1.44 M rows instead of reading them (VACUUM ANALYZE of the table 0.35-0.50 s against 1.1-1.8
+    s, a side measurement). Returns whether it did. Holds the tables' exclusive locks until the transaction ends."""
+    if session.get_bind().dialect.name != "postgresql":
+        return False
+    session.execute(text(f"TRUNCATE {MATCHES.name}, {MatchEvent.__tablename__}"))
+    return True
 
 
 # The tables a first load fills whose secondary indexes and foreign keys it builds after their rows.

@@ -248,7 +248,7 @@ def rebuild(
     """
     engine = get_engine()
     repository.lock_matches(session)
-    set_aside = _set_aside_for_first_load(session) if first_load else []
+    set_aside, frozen = _set_aside_for_first_load(session) if first_load else ([], False)
     repository.restart_change_log(session)
     # First, while the table holds only the matches stored before: after the offers pass the same statement scanned
     # 1.44 M fresh rows (1.7 s at 100k). The offers pass writes no match of these listings.
@@ -293,7 +293,7 @@ def rebuild(
         if progress:
             progress("matching offers", 0, len(offers))
         for done, ranked in enumerate(work.map(_kept_of_offers, tasks()), 1):
-            counts = _merge(session, in_flight.popleft(), ranked, owners, subscribers)
+            counts = _merge(session, in_flight.popleft(), ranked, owners, subscribers, frozen=frozen)
             matches, added, changed, removed = (
                 matches + ranked.kept,
                 added + counts[0],
@@ -306,12 +306,13 @@ def rebuild(
     return RebuildReport(listings, matches, added, changed, removed)
 
 
-def _set_aside_for_first_load(session: Session) -> list[str]:
+def _set_aside_for_first_load(session: Session) -> tuple[list[str], bool]:
     """What a first load checks and sets aside: FirstLoadRefused when a match is stored; on PostgreSQL, the keys
-    built after the rows (repository.set_aside_keys), whose statements it returns."""
+    built after the rows (repository.set_aside_keys), whose statements it returns, and the empty table made one its
+    rows may be written to frozen (repository.empty_matches_for_first_load), which it says."""
     if repository.has_matches(session):
         raise FirstLoadRefused("a first load needs an empty matches table, and matches are stored: rebuild without it")
-    return repository.set_aside_keys(session)
+    return repository.set_aside_keys(session), repository.empty_matches_for_first_load(session)
 
 
 def refresh_profiles(session: Session, progress: Progress | None = None) -> int:
@@ -539,9 +540,12 @@ def _merge(
     ranked: _Ranked,
     owners: Mapping[uuid.UUID, uuid.UUID],
     subscribers: set[uuid.UUID],
+    *,
+    frozen: bool = False,
 ) -> tuple[int, int, int]:
     """Makes the stored matches of a batch of offers equal to their fresh candidates; returns (added, changed,
-    removed). A stored pair whose digest differs is compared in full: only a change of value is a change."""
+    removed). A stored pair whose digest differs is compared in full: only a change of value is a change. `frozen`:
+    the new rows are copied with FREEZE (repository.copy_ranked)."""
     now = utcnow()
     compared = [(stored[row[0], row[1]].id, _values(row)[1]) for row in ranked.differing]
     fields = repository.stored_engine_fields(session, [match_id for match_id, _ in compared])
@@ -556,7 +560,7 @@ def _merge(
     repository.delete_matches(session, stale)
     repository.update_matches(session, updates)
     repository.reencode_matches(session, rewritten)
-    repository.copy_ranked(session, ranked.copied)
+    repository.copy_ranked(session, ranked.copied, frozen=frozen)
     ids = repository.insert_ranked_matches(session, ranked.new, now)
     for match_id, row in zip(ids, ranked.new, strict=True):
         key, values = _values(row)

@@ -333,6 +333,36 @@ def test_a_first_load_stores_what_a_rebuild_stores_with_the_same_keys(session: S
     assert not session.scalars(select(ListingConcept).where(ListingConcept.listing_id == offer_id)).all()
 
 
+def _visible_pages(session: Session) -> tuple[int, int]:
+    """The pages of `matches` that the visibility map holds all-visible, and all its pages (as ANALYZE counts)."""
+    session.execute(text("ANALYZE matches"))
+    visible, pages = session.execute(
+        text("SELECT relallvisible, relpages FROM pg_class WHERE relname = 'matches'")
+    ).one()
+    return int(visible), int(pages)
+
+
+def test_a_first_load_writes_its_matches_frozen_for_the_vacuum_after_it(session: Session) -> None:
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only: COPY's FREEZE is how a first load's rows are written all-visible")
+    load_demo(session, SEED_DATA_DIR / "demo" / "region.json")
+    session.commit()
+    sync.rebuild(session, processes=1)
+    session.commit()
+    stored = _engine_fields(session)
+    visible, pages = _visible_pages(session)
+    assert pages > 0 and visible == 0  # written as any rows are: no VACUUM has seen them yet
+    session.execute(delete(Match))
+    session.commit()
+
+    sync.rebuild(session, processes=1, first_load=True)
+    session.commit()
+
+    assert _engine_fields(session) == stored
+    visible, pages = _visible_pages(session)
+    assert pages > 0 and visible == pages
+
+
 def test_a_first_load_is_refused_while_matches_are_stored(session: Session) -> None:
     load_demo(session, SEED_DATA_DIR / "demo" / "region.json")
     session.commit()
@@ -355,7 +385,7 @@ def test_a_first_load_that_fails_leaves_the_tables_keys_as_they_were(
     keys = _keys(session)
     during: list[set[str]] = []
 
-    def fail(session: Session, text: str) -> None:
+    def fail(session: Session, text: str, *, frozen: bool) -> None:
         during.append(_keys(session))
         raise RuntimeError("the disk is full")
 
