@@ -427,9 +427,25 @@ def _concepts_copy_text(rows: Sequence[Sequence[Any]]) -> str:
 
 
 def update_suggestions(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """rows: {"listing_id", "suggested_ewc", "suggested_ewc_confidence"}; the listing's version is not touched."""
+    """rows: {"listing_id", "suggested_ewc", "suggested_ewc_confidence"}; the listing's version is not touched. On
+    PostgreSQL in one statement, from arrays: one UPDATE a listing (executemany) took 1.46 s for the 33,538 codes of
+    a first load at 100k (round 20, a side measurement)."""
     table = LISTINGS
-    if rows:
+    if rows and session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text(
+                f"UPDATE {table.name} SET suggested_ewc = s.code, suggested_ewc_confidence = s.confidence,"
+                " updated_at = :now FROM unnest(CAST(:ids AS uuid[]), CAST(:codes AS text[]),"
+                f" CAST(:confidences AS float8[])) AS s(id, code, confidence) WHERE {table.name}.id = s.id"
+            ),
+            {
+                "ids": [row["listing_id"] for row in rows],
+                "codes": [row["suggested_ewc"] for row in rows],
+                "confidences": [row["suggested_ewc_confidence"] for row in rows],
+                "now": utcnow(),
+            },
+        )
+    elif rows:
         statement = (
             update(table)
             .where(table.c.id == bindparam("listing_id"))

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.principal import Principal
 from app.db import json_dumps, utcnow
+from app.listings.models import Listing
 from app.matches import repository
 from app.matches.models import Match
 from app.matches.repository import MatchFilter
@@ -162,3 +163,26 @@ def test_a_count_of_the_matches_alone_agrees_with_the_joined_query(
     assert counted["admin", (), None] == 2
     assert (counted["agency", ("PL21",), None], counted["agency", ("PL22",), "PL22"]) == (2, 1)
     assert counted["agency", ("PL214", "PL22"), "PL214"] == 1
+
+
+def test_suggested_codes_are_written_as_given_and_only_to_the_listings_named(api: Api, session: Session) -> None:
+    headers = api.key(api.organization()["id"])
+    ids = [uuid.UUID(api.listing(headers, ewc=None, title=f"Popiół lotny {i}")["id"]) for i in range(3)]
+    session.commit()
+    before = {row.id: row for row in session.execute(select(Listing).where(Listing.id.in_(ids))).scalars()}
+    session.expunge_all()
+    rows = [
+        {"listing_id": ids[0], "suggested_ewc": "10 01 02", "suggested_ewc_confidence": 0.8125},
+        {"listing_id": ids[1], "suggested_ewc": None, "suggested_ewc_confidence": None},
+    ]
+
+    repository.update_suggestions(session, rows)
+    session.commit()
+
+    after = {row.id: row for row in session.execute(select(Listing).where(Listing.id.in_(ids))).scalars()}
+    assert (after[ids[0]].suggested_ewc, after[ids[0]].suggested_ewc_confidence) == ("10 01 02", 0.8125)
+    assert (after[ids[1]].suggested_ewc, after[ids[1]].suggested_ewc_confidence) == (None, None)
+    untouched = (before[ids[2]].suggested_ewc, before[ids[2]].suggested_ewc_confidence, before[ids[2]].updated_at)
+    assert (after[ids[2]].suggested_ewc, after[ids[2]].suggested_ewc_confidence, after[ids[2]].updated_at) == untouched
+    assert all(after[i].version == before[i].version for i in ids)
+    assert all(after[i].updated_at > before[i].updated_at for i in ids[:2])
