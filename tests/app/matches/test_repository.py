@@ -1,6 +1,7 @@
 import json
 import time
 import uuid
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -106,7 +107,7 @@ def test_the_concepts_copy_text_is_each_rows_copy_line() -> None:
     """_concepts_copy_text writes what _copy_line writes, row by row: ids repeated and not, texts to escape, weights
     of every kind a row may hold."""
     first, second = uuid.uuid4(), uuid.uuid4()
-    rows = [
+    rows: list[dict[str, Any]] = [
         (first, "ewc:10 01 02", "offer", 1.0, "code"),
         (first, "term:ash\tslag\\x\n", "offer", 0.35, "text"),
         (second, "ewc:10 01 02", "need", 0.1 + 0.2, "code"),
@@ -171,7 +172,7 @@ def test_suggested_codes_are_written_as_given_and_only_to_the_listings_named(api
     session.commit()
     before = {row.id: row for row in session.execute(select(Listing).where(Listing.id.in_(ids))).scalars()}
     session.expunge_all()
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"listing_id": ids[0], "suggested_ewc": "10 01 02", "suggested_ewc_confidence": 0.8125},
         {"listing_id": ids[1], "suggested_ewc": None, "suggested_ewc_confidence": None},
     ]
