@@ -107,7 +107,7 @@ def test_the_concepts_copy_text_is_each_rows_copy_line() -> None:
     """_concepts_copy_text writes what _copy_line writes, row by row: ids repeated and not, texts to escape, weights
     of every kind a row may hold."""
     first, second = uuid.uuid4(), uuid.uuid4()
-    rows: list[dict[str, Any]] = [
+    rows = [
         (first, "ewc:10 01 02", "offer", 1.0, "code"),
         (first, "term:ash\tslag\\x\n", "offer", 0.35, "text"),
         (second, "ewc:10 01 02", "need", 0.1 + 0.2, "code"),
