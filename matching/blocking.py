@@ -234,6 +234,7 @@ _COLUMNS: dict[str, tuple[type, float | int | bool]] = {
     "owner": (np.int64, -1),
     "lat": (np.float64, 0.0),
     "lon": (np.float64, 0.0),
+    "cos_lat": (np.float64, 1.0),  # math.cos of lat, as haversine_km takes it
     "located": (np.bool_, False),
     "stated_km": (np.float64, np.nan),
     "typical_km": (np.float64, np.nan),
@@ -562,9 +563,7 @@ class ConceptIndex:
         """The reaches of the listings with these _features, from what _gather found for them: the hard filters
         and the comparison values (or bounds) known before scoring."""
         columns = self._columns
-        # haversine_km's cos of each listing's latitude, by math.cos as pair by pair (numpy's may differ in the last
-        # bit).
-        per_query = {"cos_lat": np.array([math.cos(f["lat"]) for f in features])}
+        per_query: dict[str, np.ndarray] = {}
 
         def col(name: str) -> np.ndarray:
             """A column for the rows still kept (`found` is narrowed below)."""
@@ -578,7 +577,7 @@ class ConceptIndex:
 
         # Distance first: it leaves out most of what the shared concepts gather (half of the rows at 100k, within the
         # latitude band), so the other filters read their columns for fewer rows.
-        km = _haversine_km(mine("lat"), mine("lon"), mine("cos_lat"), col("lat"), col("lon"))
+        km = _haversine_km(mine("lat"), mine("lon"), mine("cos_lat"), col("lat"), col("lon"), col("cos_lat"))
         located = col("located") & mine("located")
         stated = np.fmin(col("stated_km"), mine("stated_km"))
         typical = mine("typical_km") if is_offer else col("typical_km")
@@ -766,6 +765,7 @@ class ConceptIndex:
             "owner": self._owners.setdefault(listing.organization_id, len(self._owners)),
             "lat": math.radians(listing.lat) if listing.lat is not None and located else 0.0,
             "lon": math.radians(listing.lon) if listing.lon is not None and located else 0.0,
+            "cos_lat": math.cos(math.radians(listing.lat)) if listing.lat is not None and located else 1.0,
             "located": located,
             "stated_km": listing.max_distance_km or np.nan,
             "typical_km": typical_distance_km(profile) if listing.kind == "offer" else np.nan,
@@ -821,10 +821,12 @@ def _grown(name: str, column: np.ndarray, size: int) -> np.ndarray:
 
 
 def _haversine_km(
-    lat: np.ndarray, lon: np.ndarray, cos_lat: np.ndarray, lats: np.ndarray, lons: np.ndarray
+    lat: np.ndarray, lon: np.ndarray, cos_lat: np.ndarray, lats: np.ndarray, lons: np.ndarray, cos_lats: np.ndarray
 ) -> np.ndarray:
-    """haversine_km of pairs of points (in radians), the same formula in numpy; `cos_lat`: the first points'."""
-    a = np.sin((lats - lat) / 2) ** 2 + cos_lat * np.cos(lats) * np.sin((lons - lon) / 2) ** 2
+    """haversine_km of pairs of points (in radians), the same formula in numpy; the cosines of the latitudes given,
+    as math.cos makes them pair by pair (a column of the index: numpy's cos of each row gathered was a fifth of the
+    distance filter)."""
+    a = np.sin((lats - lat) / 2) ** 2 + cos_lat * cos_lats * np.sin((lons - lon) / 2) ** 2
     return np.asarray(2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(1.0, a))))
 
 
