@@ -226,10 +226,10 @@ class _MergedVocabulary:
         for vectorizer, own_columns in zip(self.fitted, self.own_columns, strict=True):
             columns = own_columns[merged]
             kept = columns >= 0
-            size = len(vectorizer.vocabulary_)
+            own_rows, own_columns_kept, size = rows[kept], columns[kept], len(vectorizer.vocabulary_)
             # Each text's own columns in order, as TfidfVectorizer sorts them (merged and own orders differ).
-            order = np.argsort(rows[kept] * size + columns[kept])
-            x = _csr(counted[kept][order], rows[kept][order], columns[kept][order], (len(texts), size))
+            order = np.argsort(own_rows * size + own_columns_kept)
+            x = _csr(counted[kept][order], own_rows[order], own_columns_kept[order], (len(texts), size))
             if vectorizer.sublinear_tf:
                 np.log(x.data, x.data)
                 x.data += 1.0
