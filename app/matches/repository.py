@@ -5,6 +5,7 @@ import time
 import typing
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, NamedTuple
@@ -967,9 +968,15 @@ def vacuum(engine: Engine) -> None:
     Outside any transaction: VACUUM may not run inside one."""
     if engine.dialect.name != "postgresql":
         return
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        for table in ("organizations", "listings", "listing_concepts", "matches", "listing_changes"):
+
+    def vacuum_analyze(table: str) -> None:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.execute(text(f"VACUUM ANALYZE {table}"))
+
+    # Two tables at a time, the largest first: each VACUUM is one backend's work, and after a first load at 100k
+    # `listings` alone took 1.15 s of the five tables' 2.1 s one after another.
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(vacuum_analyze, ("listings", "matches", "listing_concepts", "organizations", "listing_changes")))
 
 
 def match_created_subscribers(session: Session) -> set[uuid.UUID]:
