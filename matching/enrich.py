@@ -69,41 +69,51 @@ class Enricher:
         texts = [listing.text for listing in listings]
         if not texts:
             return []
-        codes, routes, streams = self.analysis_.similarities(texts)
-        self.suggester_.adjust_for_hazard(codes, texts)
-        return [self._profile(listing, codes[i], routes[i], streams[i]) for i, listing in enumerate(listings)]
+        # A text is compared with the ~840 codes only when no code is given (a third of the listings at 100k: the
+        # codes were the larger part of the products), and with the streams unless it is a coded material.
+        uncoded = np.array([i for i, listing in enumerate(listings) if _suggests_code(listing)], dtype=np.int64)
+        streamed = np.array([i for i, listing in enumerate(listings) if not _coded(listing)], dtype=np.int64)
+        everyone = np.arange(len(texts))
+        codes, routes, streams = self.analysis_.similarities(texts, [uncoded, everyone, streamed])
+        self.suggester_.adjust_for_hazard(codes, [texts[i] for i in uncoded])
+        code_row = dict(zip(uncoded.tolist(), codes, strict=True))
+        stream_row = dict(zip(streamed.tolist(), streams, strict=True))
+        return [
+            self._profile(listing, code_row.get(i), routes[i], stream_row.get(i)) for i, listing in enumerate(listings)
+        ]
 
     def profile(self, listing: Listing) -> Profile:
         return self.profiles([listing])[0]
 
-    def _profile(self, listing: Listing, codes: np.ndarray, routes: np.ndarray, streams: np.ndarray) -> Profile:
+    def _profile(
+        self, listing: Listing, codes: np.ndarray | None, routes: np.ndarray, streams: np.ndarray | None
+    ) -> Profile:
+        """`codes` and `streams`: the text's similarities, given where they count (_suggests_code, not _coded)."""
         if listing.ewc in self.hazardous_codes_ and not listing.hazardous:
             listing = replace(listing, hazardous=True)  # the code says so, whatever the flag was left at
         concepts: dict[str, Evidence] = {}
         suggested: tuple[str, float] | None = None
-        if listing.resource_type == "material":
-            if listing.ewc:
-                self._add_code(concepts, listing.ewc, 1.0, "code")
-            else:
-                text_codes = self._best(codes, self.suggester_.vectoriser_.concepts_, self.text_codes)
-                for code, weight in text_codes:
-                    self._add_code(concepts, code, 0.8 * weight, "text")
-                suggested = text_codes[0] if text_codes else None
-        for stream, weight in self._best(self._stream_scores(listing, streams), self.streams_.concepts_, 2):
-            self._add_stream(concepts, stream, weight, "text")
+        if listing.resource_type == "material" and listing.ewc:
+            self._add_code(concepts, listing.ewc, 1.0, "code")
+        elif codes is not None:
+            text_codes = self._best(codes, self.suggester_.vectoriser_.concepts_, self.text_codes)
+            for code, weight in text_codes:
+                self._add_code(concepts, code, 0.8 * weight, "text")
+            suggested = text_codes[0] if text_codes else None
+        if streams is not None:
+            for stream, weight in self._best(self._stream_scores(listing, streams), self.streams_.concepts_, 2):
+                self._add_stream(concepts, stream, weight, "text")
         self._add_temperature(concepts, listing)
         self._add_text_routes(concepts, listing, routes)
         if listing.kind == "need":
             self._add_activity_routes(concepts, listing)
-        confidence = self._confidence(codes, suggested)
+        confidence = None if codes is None else self._confidence(codes, suggested)
         return Profile(listing, concepts, suggested[0] if suggested else None, confidence)
 
     def _stream_scores(self, listing: Listing, scores: np.ndarray) -> np.ndarray:
         """Streams of the listing's own resource type; gases (CO2, biogas...) also for uncoded materials,
-        which is how firms often list them. A coded material is a waste, not a stream."""
+        which is how firms often list them. (A coded material is a waste, not a stream: it has no scores.)"""
         if listing.resource_type == "material":
-            if listing.ewc:
-                return np.zeros_like(scores)
             return np.where(self.gas_streams_ & (scores >= self.gas_similarity), scores, 0.0)
         return np.where(self.stream_types_ == listing.resource_type, scores, 0.0)
 
@@ -166,6 +176,15 @@ class Enricher:
         for concept in profile.concepts:
             if concept.startswith("route:"):
                 yield self.knowledge.routes[concept[6:]]
+
+
+def _suggests_code(listing: Listing) -> bool:
+    """Whether the listing's text suggests its code: a material given none."""
+    return listing.resource_type == "material" and not listing.ewc
+
+
+def _coded(listing: Listing) -> bool:
+    return listing.resource_type == "material" and bool(listing.ewc)
 
 
 def _highest(scores: np.ndarray, k: int) -> np.ndarray:

@@ -160,9 +160,14 @@ class SharedAnalysis:
         self.chars_ = _MergedVocabulary([v.chars_ for v in self.vectorisers], word_char_grams)
         self.words_ = _MergedVocabulary([v.words_ for v in self.vectorisers], word_stem)
 
-    def similarities(self, texts: Sequence[str]) -> list[np.ndarray]:
+    def similarities(self, texts: Sequence[str], rows: Sequence[np.ndarray] | None = None) -> list[np.ndarray]:
+        """Each vectoriser's similarities of the texts. `rows`: for each vectoriser, the places of the texts it
+        compares (its array has a row for each, in that order); by default every text. A row's floats do not depend
+        on the others compared with it."""
         chars, words = self.chars_.tfidf(texts), self.words_.tfidf(texts)
-        return [v.similarity_of(c, w) for v, c, w in zip(self.vectorisers, chars, words, strict=True)]
+        if rows is None:
+            return [v.similarity_of(c, w) for v, c, w in zip(self.vectorisers, chars, words, strict=True)]
+        return [v.similarity_of(c[at], w[at]) for v, c, w, at in zip(self.vectorisers, chars, words, rows, strict=True)]
 
 
 class _MergedVocabulary:

@@ -267,3 +267,14 @@ def test_a_batch_compared_through_the_dense_matrix_gets_the_floats_each_text_get
     for i, found in enumerate(together):
         assert found.shape[1] == len(analysis.vectorisers[i].concepts_)
         assert np.array_equal(found, np.vstack([one[i] for one in alone]))
+
+
+def test_each_vectoriser_compares_only_the_texts_it_is_given(matcher: Engine, country_texts: list[str]) -> None:
+    """Rows asked for, in the order asked, are the rows of every text compared: the same floats."""
+    analysis = matcher.enricher_.analysis_
+    batch = country_texts[: 2 * text_module.DENSE_FROM]
+    every = analysis.similarities(batch)
+    rows = [np.array([5, 1, 70, 3]), np.arange(len(batch))[::-3], np.empty(0, dtype=np.int64)]
+    some = analysis.similarities(batch, rows)
+    for found, wanted, at in zip(some, every, rows, strict=True):
+        assert np.array_equal(found, wanted[at])
