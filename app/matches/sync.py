@@ -422,12 +422,12 @@ _Task = tuple[
 
 class _Ranked(NamedTuple):
     """A batch of offers ranked: how many candidates are kept; the new ones, as rows and (on PostgreSQL, those no
-    subscriber hears of) as COPY text written here (repository.ranked_copy), with how many that holds; the stored
+    subscriber hears of) as COPY data written here (repository.ranked_copy), with how many that holds; the stored
     ones whose digest differs (perhaps changed); and the stored pairs no longer kept."""
 
     kept: int
     new: list[Fresh]
-    copied: str
+    copied: bytes
     copied_count: int
     differing: list[Fresh]
     gone: list[tuple[str, str]]
@@ -453,9 +453,9 @@ def _kept_of_offers(state: _Ranking, task: _Task) -> _Ranked:
     differing = [row for row in fresh if (row[0], row[1]) in digests and digests[row[0], row[1]] != row[2]]
     gone = [key for key in digests if key not in keys]
     if not state.copy:
-        return _Ranked(len(fresh), new, "", 0, differing, gone)
-    # The text is built here, in parallel, rather than by the parent, whose writing is what a rebuild from empty
-    # waits for; and one string crosses the pipe faster than the rows (round 12).
+        return _Ranked(len(fresh), new, b"", 0, differing, gone)
+    # The COPY data is built here, in parallel, rather than by the parent, whose writing is what a rebuild from empty
+    # waits for; and one string of bytes crosses the pipe faster than the rows (round 12).
     quiet = [row for row in new if row[0] not in state.subscribed and row[1] not in state.subscribed]
     heard = [row for row in new if row[0] in state.subscribed or row[1] in state.subscribed]
     return _Ranked(len(fresh), heard, repository.ranked_copy(quiet, utcnow())[1], len(quiet), differing, gone)

@@ -1,6 +1,7 @@
 import json
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -9,7 +10,7 @@ from sqlalchemy import Engine, delete, select, text
 from sqlalchemy.orm import Session
 
 from app.auth.principal import Principal
-from app.db import json_dumps, utcnow
+from app.db import json_dumps
 from app.listings.models import Listing
 from app.matches import repository
 from app.matches.models import Match
@@ -46,14 +47,16 @@ def test_vacuum_lets_index_only_scans_skip_the_heap(engine: Engine, session: Ses
 
 
 def test_ranked_matches_read_back_as_given(api: Api, session: Session) -> None:
-    """A rebuild's new rows, written on PostgreSQL as COPY text built from the tuples: text that COPY must escape
-    (tab, newline, backslash) and missing numbers come back as given, under the ids returned."""
+    """A rebuild's new rows, written on PostgreSQL in COPY's binary format built from the tuples: text with tabs,
+    newlines, backslashes and letters beyond ASCII, missing and present numbers, the digest's sign and the time to
+    the microsecond come back as given, under the ids returned."""
     offer = api.listing(api.key(api.organization()["id"]))
     need = api.listing(api.key(api.organization()["id"]), kind="need", title="Fly ash for cement")
+    other_need = api.listing(api.key(api.organization()["id"]), kind="need", title="Popiół lotny do cementu")
     session.execute(delete(Match))
     components = [["code", 1.0, 0.4, 0.4, "exact", 'EWC "10 01 02"\tand\\or\nnot']]
     impact = {"route": None, "tonnes_per_year": None, "co2e_avoided_t": None}
-    row = (
+    bare = (
         offer["id"],
         need["id"],
         -42,
@@ -65,30 +68,41 @@ def test_ranked_matches_read_back_as_given(api: Api, session: Session) -> None:
         None,
         "v\n1",
     )
-    now = utcnow()
+    full_components = [["text", 0.3333, 0.15, 0.05, "żużel, popiół"]]
+    full_impact = {"route": "fly-ash-cement", "quantity": 1e-7, "co2e_avoided_t": 1234.5678}
+    full = (
+        offer["id"],
+        other_need["id"],
+        2**63 - 1,
+        1.0,
+        "same_code",
+        json_dumps(full_components),
+        397.66,
+        json_dumps(full_impact),
+        -0.001,
+        "1.0+2c122e05",
+    )
+    now = datetime(2026, 11, 25, 8, 31, 2, 123457, tzinfo=UTC)
 
-    ids = repository.insert_ranked_matches(session, [row], now)
+    ids = repository.insert_ranked_matches(session, [bare, full], now)
     session.commit()
 
-    stored = session.execute(select(Match)).scalar_one()
-    assert [str(stored.id)] == ids and uuid.UUID(ids[0]).version == 7
-    assert (str(stored.offer_id), str(stored.need_id), stored.engine_digest) == row[:3]
-    assert [getattr(stored, f) for f in repository.ENGINE_FIELDS] == [
-        0.8125,
-        "code\tmatch\\",
-        components,
-        None,
-        impact,
-        None,
-        "v\n1",
-    ]
-    assert (stored.status, stored.offer_state, stored.need_state, stored.version) == (
-        "proposed",
-        "proposed",
-        "proposed",
-        1,
-    )
-    assert stored.created_at == stored.updated_at == now
+    stored = {str(match.id): match for match in session.execute(select(Match)).scalars()}
+    assert set(stored) == set(ids) and {uuid.UUID(i).version for i in ids} == {7}
+    for match_id, row, values in (
+        (ids[0], bare, [0.8125, "code\tmatch\\", components, None, impact, None, "v\n1"]),
+        (ids[1], full, [1.0, "same_code", full_components, 397.66, full_impact, -0.001, "1.0+2c122e05"]),
+    ):
+        match = stored[match_id]
+        assert (str(match.offer_id), str(match.need_id), match.engine_digest) == row[:3]
+        assert [getattr(match, f) for f in repository.ENGINE_FIELDS] == values
+        assert (match.status, match.offer_state, match.need_state, match.version) == (
+            "proposed",
+            "proposed",
+            "proposed",
+            1,
+        )
+        assert match.created_at == match.updated_at == now
 
 
 def test_new_ids_are_distinct_version_7_uuids_led_by_the_time_they_were_made() -> None:

@@ -371,7 +371,7 @@ def test_a_first_load_that_fails_leaves_the_tables_keys_as_they_were(
     keys = _keys(session)
     during: list[set[str]] = []
 
-    def fail(session: Session, text: str, *, frozen: bool) -> None:
+    def fail(session: Session, data: bytes, *, frozen: bool) -> None:
         during.append(_keys(session))
         raise RuntimeError("the disk is full")
 
