@@ -407,25 +407,56 @@ def replace_concepts_of(session: Session, listing_ids: Sequence[uuid.UUID], rows
     table = CONCEPTS
     for start in range(0, len(listing_ids), CHUNK):
         session.execute(delete(table).where(table.c.listing_id.in_(listing_ids[start : start + CHUNK])))
-    insert_tuples(session, table, CONCEPT_COLUMNS, rows, _concepts_copy_text)
+    insert_tuples(session, table, CONCEPT_COLUMNS, rows, _concepts_copy_data)
 
 
-def _concepts_copy_text(rows: Sequence[Sequence[Any]]) -> str:
-    """_copy_line of each concept row, with fewer calls a row: a first load at 100k writes ~800k of them while the
-    needs are ranked, and _copy_line's call a value was a fifth of what the parent did then (round 20). The listing
-    ids and texts (concept names, kinds, sources) are few and recur, so each is converted once."""
-    converted: dict[Any, str] = {}
+# COPY's binary format (PostgreSQL's documentation, "COPY: Binary Format"): a signature, flags and extension length,
+# then each row as its field count and each field as its length (-1: NULL) and bytes, big-endian; then -1.
+_BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+_BINARY_TRAILER = b"\xff\xff"
+_LEADING = struct.Struct(">hi16si16si16siqid")  # ranked_copy: the field count, then id, offer, need, digest, score
+_LENGTH = struct.Struct(">i")
+_FLOAT8 = struct.Struct(">id")
+_NULL = _LENGTH.pack(-1)
+_POSTGRES_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # timestamptz counts microseconds from it
 
-    def once(value: Any) -> str:
+
+def _text_field(value: str) -> bytes:
+    encoded = value.encode()
+    return _LENGTH.pack(len(encoded)) + encoded
+
+
+def _uuid_field(value: uuid.UUID) -> bytes:
+    return _LENGTH.pack(16) + value.bytes
+
+
+def _state_field(value: str | int | datetime) -> bytes:
+    """A field of a new match's state (NEW_MATCH_STATE) or time, in COPY's binary format."""
+    if isinstance(value, str):
+        return _text_field(value)
+    if isinstance(value, datetime):
+        return struct.pack(">iq", 8, (value - _POSTGRES_EPOCH) // timedelta(microseconds=1))
+    return struct.pack(">ii", 4, value)
+
+
+def _concepts_copy_data(rows: Sequence[Sequence[Any]]) -> bytes:
+    """The concept rows in COPY's binary format (see ranked_copy), which PostgreSQL takes without parsing the ids and
+    weights: a first load at 100k writes ~800k of them while the needs are ranked. The listing ids and texts
+    (concept names, kinds, sources) are few and recur, so each is converted once."""
+    converted: dict[Any, bytes] = {}
+
+    def once(value: Any) -> bytes:
         found = converted.get(value)
         if found is None:
-            found = converted[value] = _copy_text(value)
+            found = converted[value] = _uuid_field(value) if isinstance(value, uuid.UUID) else _text_field(value)
         return found
 
-    return "".join(
-        f"{once(listing_id)}\t{once(concept)}\t{once(kind)}\t{_copy_text(weight)}\t{once(source)}\n"
-        for listing_id, concept, kind, weight, source in rows
-    )
+    leading, weight_of = struct.pack(">h", len(CONCEPT_COLUMNS)), _FLOAT8.pack
+    parts = [_BINARY_HEADER]
+    for listing_id, concept, kind, weight, source in rows:
+        parts += (leading, once(listing_id), once(concept), once(kind), weight_of(8, weight), once(source))
+    parts.append(_BINARY_TRAILER)
+    return b"".join(parts)
 
 
 def update_suggestions(session: Session, rows: Sequence[dict[str, Any]]) -> None:
@@ -698,15 +729,6 @@ RANKED_COLUMNS = (
     "updated_at",
     *(field for field in ENGINE_FIELDS if field != "score"),
 )
-# COPY's binary format (PostgreSQL's documentation, "COPY: Binary Format"): a signature, flags and extension length,
-# then each row as its field count and each field as its length (-1: NULL) and bytes, big-endian; then -1.
-_BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
-_BINARY_TRAILER = b"\xff\xff"
-_LEADING = struct.Struct(">hi16si16si16siqid")  # the field count; id, offer, need, digest, score with their lengths
-_LENGTH = struct.Struct(">i")
-_FLOAT8 = struct.Struct(">id")
-_NULL = _LENGTH.pack(-1)
-_POSTGRES_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # timestamptz counts microseconds from it
 
 
 def insert_ranked_matches(session: Session, rows: Sequence[Sequence[Any]], now: datetime) -> list[str]:
@@ -757,20 +779,6 @@ def ranked_copy(rows: Sequence[Sequence[Any]], now: datetime) -> tuple[bytes, by
         )
     parts.append(_BINARY_TRAILER)
     return raw_ids, b"".join(parts)
-
-
-def _text_field(value: str) -> bytes:
-    encoded = value.encode()
-    return _LENGTH.pack(len(encoded)) + encoded
-
-
-def _state_field(value: str | int | datetime) -> bytes:
-    """A field of a new match's state (NEW_MATCH_STATE) or time, in COPY's binary format."""
-    if isinstance(value, str):
-        return _text_field(value)
-    if isinstance(value, datetime):
-        return struct.pack(">iq", 8, (value - _POSTGRES_EPOCH) // timedelta(microseconds=1))
-    return struct.pack(">ii", 4, value)
 
 
 def copy_ranked(session: Session, data: bytes, *, frozen: bool = False) -> None:
@@ -837,17 +845,19 @@ def insert_tuples(
     table: Table,
     columns: Sequence[str],
     rows: Sequence[Sequence[Any]],
-    copy_text: Callable[[Sequence[Sequence[Any]]], str] | None = None,
+    binary: Callable[[Sequence[Sequence[Any]]], bytes] | None = None,
 ) -> None:
     """Rows given as tuples in `columns`' order (no JSON column) into a table, as bulk_insert does without a dict a
-    row: building ~800k dicts of concepts was ~6 s of a rebuild from empty at 100k (round 12). `copy_text`: the rows'
-    COPY text, written faster for their kind than by _copy_line (PostgreSQL)."""
+    row: building ~800k dicts of concepts was ~6 s of a rebuild from empty at 100k (round 12). `binary`: the rows in
+    COPY's binary format, written for their kind (PostgreSQL; else COPY text by _copy_line)."""
     if not rows:
         return
     if session.get_bind().dialect.name != "postgresql":
         session.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
-        return
-    _copy(session, table, columns, copy_text(rows) if copy_text else "".join(map(_copy_line, rows)))
+    elif binary is not None:
+        _copy(session, table, columns, binary(rows), " (FORMAT BINARY)")
+    else:
+        _copy(session, table, columns, "".join(map(_copy_line, rows)))
 
 
 def _copy_line(values: Iterable[Any]) -> str:

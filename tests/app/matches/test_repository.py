@@ -117,30 +117,27 @@ def test_new_ids_are_distinct_version_7_uuids_led_by_the_time_they_were_made() -
     assert len({p.int & (1 << 62) - 1 for p in parsed}) == 2000  # the random bits differ, not only the time
 
 
-def test_the_concepts_copy_text_is_each_rows_copy_line() -> None:
-    """_concepts_copy_text writes what _copy_line writes, row by row: ids repeated and not, texts to escape, weights
-    of every kind a row may hold."""
-    first, second = uuid.uuid4(), uuid.uuid4()
+def test_concepts_replaced_read_back_as_given(api: Api, session: Session) -> None:
+    """Written on PostgreSQL in COPY's binary format: ids that recur and alternate, texts with tabs, backslashes and
+    letters beyond ASCII, weights of every kind a row may hold come back as given."""
+    first = uuid.UUID(api.listing(api.key(api.organization()["id"]))["id"])
+    second = uuid.UUID(api.listing(api.key(api.organization()["id"]), kind="need", title="Popiół")["id"])
     rows = [
         (first, "ewc:10 01 02", "offer", 1.0, "code"),
-        (first, "term:ash\tslag\\x\n", "offer", 0.35, "text"),
+        (first, "term:ash\tslag\\x", "offer", 0.35, "text"),
         (second, "ewc:10 01 02", "need", 0.1 + 0.2, "code"),
         (first, "route:fly-ash-cement", "offer", 1, "activity"),
-        (second, "stream:heat_low\r", "need", None, "property"),
+        (second, "term:popiół żużel", "need", 1e-7, "text"),
     ]
-    assert repository._concepts_copy_text(rows) == "".join(map(repository._copy_line, rows))
-    assert repository._concepts_copy_text([]) == ""
 
-
-def test_concepts_replaced_read_back_as_given(api: Api, session: Session) -> None:
-    listing = uuid.UUID(api.listing(api.key(api.organization()["id"]))["id"])
-    rows = [(listing, "ewc:10 01 02", "offer", 1.0, "code"), (listing, "term:ash\tslag\\x", "offer", 0.35, "text")]
-
-    repository.replace_concepts_of(session, [listing], rows)
+    repository.replace_concepts_of(session, [first, second], rows)
     session.commit()
 
-    assert sorted(repository.stored_concepts(session, [listing])[listing]) == sorted(row[1:2] + row[3:] for row in rows)
-    assert repository.all_stored_concepts(session)[listing] == {row[1:] for row in rows}
+    stored = repository.stored_concepts(session, [first, second])
+    for listing in (first, second):
+        wanted = [row[1:2] + row[3:] for row in rows if row[0] == listing]
+        assert sorted(stored[listing]) == sorted(wanted)
+        assert repository.all_stored_concepts(session)[listing] == {row[1:] for row in rows if row[0] == listing}
 
 
 def test_a_count_of_the_matches_alone_agrees_with_the_joined_query(
