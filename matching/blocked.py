@@ -256,7 +256,7 @@ def _sums_in_order(values: np.ndarray, first: np.ndarray, counts: np.ndarray) ->
     """Each group's values summed left to right, as Python's sum() adds them (np.add.reduceat may add in pairs)."""
     sums = np.zeros(len(first))
     for j in range(int(counts.max(initial=0))):
-        has = counts > j
+        has = blocking.kept(counts > j)
         sums[has] += values[first[has] + j]
     return sums
 

@@ -314,6 +314,13 @@ def operation_bits(codes: Iterable[str]) -> int:
     return bits
 
 
+def kept(mask: np.ndarray) -> np.ndarray:
+    """The places where a boolean mask holds. Arrays taken at these places hold what the mask takes, in the same order,
+    several times faster: numpy 2.4 took ~5 ns an element for a mask with no pattern (as a reach's are), and ~0.4 ns for
+    integer places, plus ~0.8 ns an element to find them (25,000 elements, side measurement)."""
+    return np.flatnonzero(mask)
+
+
 def round4(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Python's round(x, 4) of each value, and where that may differ (the value lies within EDGE of halfway
     between two results, where numpy's x * 1e4 may round to the other side). Elsewhere both give the double
@@ -371,6 +378,7 @@ class _Gathered:
         return cls(none, none, nothing, nothing, nothing, none, nothing > 0)
 
     def narrowed(self, keep: np.ndarray) -> "_Gathered":
+        """The rows at the places `keep` (integers, see kept)."""
         # Field by field rather than through dataclasses.fields: a reach narrows twice, and fields() is slow.
         return _Gathered(
             self.query[keep],
@@ -588,7 +596,8 @@ class ConceptIndex:
         near = ~located | (km <= limit * (1 + TOLERANCE))
         # A pair this close to its limit may fall on either side of it in the exact arithmetic.
         edge = located & (np.abs(km - limit) <= limit * EDGE)
-        found, km, located, limit, edge = found.narrowed(near), km[near], located[near], limit[near], edge[near]
+        at = kept(near)
+        found, km, located, limit, edge = found.narrowed(at), km[at], located[at], limit[at], edge[at]
         keep = (col("resource") == mine("resource")) & (col("owner") != mine("owner"))
         keep &= np.maximum(col("start"), mine("start")) <= np.minimum(col("end"), mine("end"))
         if is_offer:
@@ -598,8 +607,9 @@ class ConceptIndex:
         keep &= ~self._unpermitted(found, mine, col, is_offer)
         quality, failed, odd = self._quality(mine, col, is_offer)
         keep &= ~failed
-        found, km, located, limit, edge = found.narrowed(keep), km[keep], located[keep], limit[keep], edge[keep]
-        quality, odd = quality[keep], odd[keep]
+        at = kept(keep)
+        found, km, located, limit, edge = found.narrowed(at), km[at], located[at], limit[at], edge[at]
+        quality, odd = quality[at], odd[at]
         distance = np.where(located, np.maximum(0.0, 1.0 - (np.where(located, km, 0.0) / limit) ** 1.5), 0.5)
         norm = np.sqrt(mine("norm2") * col("norm2"))
         text = np.divide(found.dot, norm, out=np.zeros_like(found.dot), where=norm > 0)
@@ -739,12 +749,13 @@ class ConceptIndex:
         at = np.flatnonzero(ranks != _NOT_A_ROUTE)
         groups, ranks = group[at], ranks[at]
         known = ranks != _UNKNOWN_ROUTE
-        found.unsure[groups[~known]] = True
+        found.unsure[groups[kept(~known)]] = True
+        known = kept(known)
         at, groups, ranks = at[known], groups[known], ranks[known]
         if not len(at):
             return
         steps, unsure = round4_steps(strengths[at])
-        found.unsure[groups[unsure]] = True
+        found.unsure[groups[kept(unsure)]] = True
         # Most steps first, then the least rank: as one integer an entry, of which each row's pick is the largest.
         count = len(self._route_km)
         key = steps.astype(np.int64) * count + (count - 1 - ranks)

@@ -349,7 +349,7 @@ class Index:
         seen = Seen(reaches.rows, np.where(settled, scores, bounds), settled)
         by = np.repeat(self._concepts.rows_of(listing_ids), np.diff(reaches.ends, prepend=0))
         keep = seen.reaching(floors)
-        return tops, seen.where(keep), by[keep]
+        return tops, seen.where(keep), by[blocking.kept(keep)]
 
     def top_of_tallied(self, listing_id: str, tallied: Seen, k: int) -> list[tuple[str, float]]:
         """top(listing_id, k) from the pairs a Tally gathered for the listing, without a reach: only unsettled pairs

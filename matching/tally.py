@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from matching.blocking import kept
 from matching.scoring import BOUND_SLACK
 
 
@@ -40,7 +41,9 @@ class Seen(NamedTuple):
         return self.where(self.reaching(floors))
 
     def where(self, keep: np.ndarray) -> "Seen":
-        return Seen(self.rows[keep], self.values[keep], self.settled[keep])
+        """The pairs where a boolean mask holds."""
+        at = kept(keep)
+        return Seen(self.rows[at], self.values[at], self.settled[at])
 
 
 class Tally:
@@ -88,11 +91,11 @@ class Tally:
         touched[seen.rows] = True
         again = touched[self._seen.rows]  # what was tallied for the rows touched is merged with the new pairs
         merged = Seen.joined([self._seen.where(again), seen])
-        merged_by = np.concatenate([self._by[again], by])
+        merged_by = np.concatenate([self._by[kept(again)], by])
         self._raise_floors(merged)
         keep = merged.reaching(self.floors)
         self._seen = Seen.joined([self._seen.where(~again), merged.where(keep)])
-        self._by = np.concatenate([self._by[~again], merged_by[keep]])
+        self._by = np.concatenate([self._by[kept(~again)], merged_by[kept(keep)]])
 
     def _raise_floors(self, seen: Seen) -> None:
         rows, values = _by_row_best_first(seen.rows[seen.settled], seen.values[seen.settled])
