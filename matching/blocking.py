@@ -720,18 +720,21 @@ class ConceptIndex:
         sorted_rows, sorted_queries = all_rows[order], queries[order]
         first = np.r_[True, (sorted_rows[1:] != sorted_rows[:-1]) | (sorted_queries[1:] != sorted_queries[:-1])]
         starts = np.flatnonzero(first)
+        group = np.cumsum(first) - 1  # each entry's row's place among those found
         sorted_strengths = all_strengths[order]
         found = _Gathered(
             sorted_queries[starts],
             sorted_rows[starts],
-            np.add.reduceat(products[order], starts),
-            np.maximum.reduceat(sorted_strengths, starts),
+            # Per group, bincount adds left to right from 0.0, as shared_concepts' sum() does (np.add.reduceat added a
+            # group of three as a + (b + c)), and ~5x faster for groups of about two entries.
+            np.bincount(group, weights=products[order], minlength=len(starts)),
+            _group_max(group, sorted_strengths, len(starts)),
             np.zeros(len(starts)),
             np.zeros(len(starts), dtype=np.int64),
             np.full(len(starts), not pick_routes),
         )
-        if pick_routes:  # per entry in (profile, row) order: its row's place among those found, strength, rank
-            self._pick_routes(found, np.cumsum(first) - 1, sorted_strengths, ranks[order])
+        if pick_routes:  # per entry in (profile, row) order: its group, strength, rank
+            self._pick_routes(found, group, sorted_strengths, ranks[order])
         return found
 
     def _rank_of(self, concept: str) -> int:
@@ -760,7 +763,7 @@ class ConceptIndex:
         count = len(self._route_km)
         key = steps.astype(np.int64) * count + (count - 1 - ranks)
         starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
-        picked = count - 1 - np.maximum.reduceat(key, starts) % count
+        picked = count - 1 - _group_max(np.cumsum(np.r_[0, np.diff(groups) != 0]), key, len(starts)) % count
         found.route_km[groups[starts]] = self._route_km[picked]
         found.route_ops[groups[starts]] = self._route_ops[picked]
 
@@ -829,6 +832,14 @@ def _grown(name: str, column: np.ndarray, size: int) -> np.ndarray:
     grown: np.ndarray = np.full(size, fill, dtype=dtype)
     grown[: len(column)] = column
     return grown
+
+
+def _group_max(group: np.ndarray, values: np.ndarray, groups: int) -> np.ndarray:
+    """The largest of the values of each group (numbered 0 to groups - 1, each with a value). np.maximum.at is ~6x
+    faster than np.maximum.reduceat for groups of about two entries (numpy 2.4, side measurement)."""
+    found = np.full(groups, np.iinfo(values.dtype).min if values.dtype.kind == "i" else -np.inf, dtype=values.dtype)
+    np.maximum.at(found, group, values)
+    return found
 
 
 def _haversine_km(
