@@ -41,7 +41,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, aliased, contains_eager
 
 from app.auth.principal import Principal
-from app.db import json_dumps, json_loads, utcnow
+from app.db import json_bytes, json_dumps, json_loads, utcnow
 from app.listings.models import Listing
 from app.matches.models import ListingChange, ListingConcept, Match, MatchEvent
 from app.matches.workflow import ENGAGED
@@ -514,7 +514,7 @@ def digest_of(fields: Sequence[Any]) -> int:
     beside them (matches.engine_digest), so that a rebuild compares 8 bytes a pair instead of reading ~2 KB back.
     Signed, to fit a BIGINT on both databases."""
     return int.from_bytes(
-        hashlib.blake2b(json_dumps(list(fields)).encode(), digest_size=8).digest(), "big", signed=True
+        hashlib.blake2b(json_bytes(list(fields)), digest_size=8).digest(), "big", signed=True
     )
 
 
