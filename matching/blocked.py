@@ -10,6 +10,7 @@ of its routes by Engine._route's key. The arithmetic is the pair-by-pair code's,
 doubles.
 """
 
+import math
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from itertools import compress
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -54,9 +55,7 @@ def blocked_slots(engine: "Engine", table: "ProfileTable", offers: np.ndarray, n
     first, counts = shared.firsts()
     which = compatible[shared.pair[first]]  # each pair sharing a concept, by its place among those given
     routes = _routes(engine, shared, first)
-    places = zip(offers[which].tolist(), needs[which].tolist(), routes, strict=True)
-    measured = [table.distance_and_limit(o, n, route) for o, n, route in places]
-    kms, limits = [km for km, _ in measured], [limit for _, limit in measured]
+    kms, limits = table.distances_and_limits(offers[which].tolist(), needs[which].tolist(), routes)
     near = [km is None or km <= limit for km, limit in zip(kms, limits, strict=True)]  # Engine.blocked's last test
     columns = (
         which.tolist(),
@@ -137,7 +136,8 @@ class ProfileTable:
             ],
             dtype=np.int64,
         ).reshape(-1, 4)
-        self._places = [None if x.lat is None or x.lon is None else (x.lat, x.lon) for x in listings]
+        # Latitude and longitude, and the latitude's radians and cosine (haversine_km's p and cos(p)), or None.
+        self._places = [None if x.lat is None or x.lon is None else _place(x.lat, x.lon) for x in listings]
         self._stated = [listing.max_distance_km for listing in listings]
         self._typical: dict[int, float] = {}  # blocking.typical_distance_km, by offer slot, once asked
         # What the timing, quality and legal comparisons read of each listing, as a number shared by the listings that
@@ -156,13 +156,26 @@ class ProfileTable:
         found: np.ndarray = (a[:, 0] == 1) & (b[:, 1] == 1) & (a[:, 2] == b[:, 2]) & (a[:, 3] != b[:, 3])
         return found
 
-    def distance_and_limit(self, offer: int, need: int, route: Route | None) -> tuple[float | None, float]:
-        """blocking.distance_between and distance_limit_km of the profiles in these slots, given the route."""
-        a, b = self._places[offer], self._places[need]
-        km = None if a is None or b is None else blocking.haversine_km(a[0], a[1], b[0], b[1])
-        route_km = route.max_distance_km if route else None
-        set_by_someone = blocking.set_limit_km(self._stated[offer], self._stated[need], route_km)
-        return km, set_by_someone or self._typical_km(offer)
+    def distances_and_limits(
+        self, offers: Sequence[int], needs: Sequence[int], routes: Sequence[Route | None]
+    ) -> tuple[list[float | None], list[float]]:
+        """blocking.distance_between and distance_limit_km of the profiles in these slots, pair by pair, given each
+        pair's route. The distance is haversine_km's arithmetic, step by step, with each place's radians and cosine
+        of latitude made once (math's, as haversine_km makes them): the same floats, in half the time a pair."""
+        places, stated, typical = self._places, self._stated, self._typical_km
+        sin, asin, sqrt, radians, diameter = math.sin, math.asin, math.sqrt, math.radians, 2 * blocking.EARTH_RADIUS_KM
+        kms: list[float | None] = []
+        limits: list[float] = []
+        for offer, need, route in zip(offers, needs, routes, strict=True):
+            a, b = places[offer], places[need]
+            if a is None or b is None:
+                kms.append(None)
+            else:
+                h = sin((b[2] - a[2]) / 2) ** 2 + a[3] * b[3] * sin(radians(b[1] - a[1]) / 2) ** 2
+                kms.append(diameter * asin(sqrt(min(1.0, h))))
+            route_km = route.max_distance_km if route else None
+            limits.append(blocking.set_limit_km(stated[offer], stated[need], route_km) or typical(offer))
+        return kms, limits
 
     def _typical_km(self, offer: int) -> float:
         found = self._typical.get(offer)
@@ -175,6 +188,11 @@ class ProfileTable:
         slots = self._slots
         offers = np.array([slots[id(offer)] for offer, _ in pairs], dtype=np.int64)
         return offers, np.array([slots[id(need)] for _, need in pairs], dtype=np.int64)
+
+
+def _place(lat: float, lon: float) -> tuple[float, float, float, float]:
+    radians = math.radians(lat)
+    return lat, lon, radians, math.cos(radians)
 
 
 def _numbered(readings: list[Hashable]) -> np.ndarray:
