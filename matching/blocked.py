@@ -203,8 +203,13 @@ def _numbered(readings: list[Hashable]) -> np.ndarray:
 
 def _quality_reading(properties: Mapping[str, Any]) -> tuple[float | None, ...]:
     """What comparisons.quality reads of a listing's properties, as a need (its limits) and as an offer."""
+    if not properties:  # most listings: nothing stated
+        return _NOTHING_STATED
     limits = tuple(number(properties[key]) if key in properties else None for key in QUALITY_LIMITS)
     return limits + tuple(number(properties.get(offer_key)) for offer_key, *_ in QUALITY_LIMITS.values())
+
+
+_NOTHING_STATED = (None,) * (2 * len(QUALITY_LIMITS))
 
 
 def _legal_reading(listing: Listing) -> tuple[Any, ...]:
