@@ -267,7 +267,9 @@ def rebuild(
     del rows, profiles  # the index holds the profiles taking part; `storing` the rest until it is done
     k = get_settings().matches_per_listing
     offers = sorted(p.listing.id for p in index.profiles.values() if p.listing.kind == "offer")
-    needs = sorted(p.listing.id for p in index.profiles.values() if p.listing.kind == "need")
+    # Needs in the index's order (by latitude): a batch's reaches then read nearby rows of the index's columns, and
+    # the floors of a region's offers rise while its needs are ranked, so that less is tallied.
+    needs = [p.listing.id for p in index.profiles.values() if p.listing.kind == "need"]
     subscribers = repository.match_created_subscribers(session)
     subscribed = frozenset(str(listing) for listing, owner in owners.items() if owner in subscribers)
     copy = session.get_bind().dialect.name == "postgresql"
