@@ -236,7 +236,7 @@ def rebuild(
 ) -> RebuildReport:
     """Recomputes every profile and every match in one transaction: a failure leaves the previous matches intact.
 
-    Offers are matched in batches, in id order; each batch's stored matches are read, compared with the fresh
+    Offers are matched in batches, in the index's order; each batch's stored matches are read, compared with the fresh
     candidates and only the differences written, so memory holds one batch of matches, not all of them. Enriching
     and ranking run in `processes` forked processes (default: SYMBIOZA_REBUILD_PROCESSES; small databases in this
     one) while this process writes. Once committed, the caller should run repository.vacuum.
@@ -266,9 +266,9 @@ def rebuild(
     listings, owners = len(rows), {row.id: row.organization_id for row in rows}
     del rows, profiles  # the index holds the profiles taking part; `storing` the rest until it is done
     k = get_settings().matches_per_listing
-    offers = sorted(p.listing.id for p in index.profiles.values() if p.listing.kind == "offer")
-    # Needs in the index's order (by latitude): a batch's reaches then read nearby rows of the index's columns, and
-    # the floors of a region's offers rise while its needs are ranked, so that less is tallied.
+    # In the index's order (by latitude): a batch's reaches then read nearby rows of the index's columns, and the
+    # floors of a region's offers rise while its needs are ranked, so that less is tallied.
+    offers = [p.listing.id for p in index.profiles.values() if p.listing.kind == "offer"]
     needs = [p.listing.id for p in index.profiles.values() if p.listing.kind == "need"]
     subscribers = repository.match_created_subscribers(session)
     subscribed = frozenset(str(listing) for listing, owner in owners.items() if owner in subscribers)
