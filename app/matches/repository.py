@@ -513,9 +513,7 @@ def digest_of(fields: Sequence[Any]) -> int:
     """A fingerprint of a match's engine fields, given in ENGINE_FIELDS order with the JSON ones encoded: stored
     beside them (matches.engine_digest), so that a rebuild compares 8 bytes a pair instead of reading ~2 KB back.
     Signed, to fit a BIGINT on both databases."""
-    return int.from_bytes(
-        hashlib.blake2b(json_bytes(list(fields)), digest_size=8).digest(), "big", signed=True
-    )
+    return int.from_bytes(hashlib.blake2b(json_bytes(list(fields)), digest_size=8).digest(), "big", signed=True)
 
 
 def digest(values: Mapping[str, Any]) -> int:
