@@ -762,8 +762,9 @@ class ConceptIndex:
         # Most steps first, then the least rank: as one integer an entry, of which each row's pick is the largest.
         count = len(self._route_km)
         key = steps.astype(np.int64) * count + (count - 1 - ranks)
-        starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
-        picked = count - 1 - _group_max(np.cumsum(np.r_[0, np.diff(groups) != 0]), key, len(starts)) % count
+        first = np.r_[True, groups[1:] != groups[:-1]]
+        starts = np.flatnonzero(first)
+        picked = count - 1 - _group_max(np.cumsum(first) - 1, key, len(starts)) % count
         found.route_km[groups[starts]] = self._route_km[picked]
         found.route_ops[groups[starts]] = self._route_ops[picked]
 

@@ -94,7 +94,7 @@ class Enricher:
             listing = replace(listing, hazardous=True)  # the code says so, whatever the flag was left at
         concepts: dict[str, Evidence] = {}
         suggested: tuple[str, float] | None = None
-        if listing.resource_type == "material" and listing.ewc:
+        if listing.ewc and _coded(listing):
             self._add_code(concepts, listing.ewc, 1.0, "code")
         elif codes is not None:
             text_codes = self._best(codes, self.suggester_.vectoriser_.concepts_, self.text_codes)
