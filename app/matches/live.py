@@ -29,6 +29,7 @@ from app.config import get_settings
 from app.db import transaction_info
 from app.matches import adapter, repository
 from app.matches.engine import get_engine
+from app.matches.forked import collector_paused
 from matching.engine import Index, Scope
 from matching.records import Profile
 
@@ -114,11 +115,14 @@ class LiveIndex:
         return self.index.profiles.get(str(listing_id))
 
     def _load(self, session: Session) -> None:
-        rows = repository.eligible_listing_rows(session)
-        concepts = repository.stored_concepts(session, None)
-        self.index = Index(get_engine()).add_profiles(
-            adapter.stored_profile(row, concepts.get(row.id, ())) for row in rows
-        )
+        # What is read here is kept: collections while it grows free nothing (at 100k listings a worker ran dozens
+        # of full ones, 0.1-1.7 s each, while loading).
+        with collector_paused():
+            rows = repository.eligible_listing_rows(session)
+            concepts = repository.stored_concepts(session, None)
+            self.index = Index(get_engine()).add_profiles(
+                adapter.stored_profile(row, concepts.get(row.id, ())) for row in rows
+            )
         self._k = get_settings().matches_per_listing
         for kind in ("offer", "need"):
             found = repository.kth_entries(session, None, kind, self._k)

@@ -1,8 +1,11 @@
 """Each server process's in-memory index follows the database: other processes' writes, rebuilds, rolled-back
 writes and listings changed behind the service's back."""
 
+import gc
 import uuid
+from collections.abc import Iterable
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
@@ -11,6 +14,8 @@ from app.listings.models import Listing
 from app.matches import repository, sync
 from app.matches.live import LiveIndex, live_index
 from app.matches.models import Match
+from matching.engine import Index
+from matching.records import Profile
 from tests.app.matches.test_router import ASH, CEMENT_NEED
 from tests.conftest import Api
 
@@ -56,6 +61,24 @@ def test_another_process_index_follows_every_write(api: Api, client: TestClient,
     held = _synced(session, elsewhere)
     assert held == _in_database(session)
     assert held[ash["id"]][1] == 300 and need["id"] not in held and other["id"] not in held
+
+
+def test_the_index_loads_with_the_collector_paused_and_leaves_it_on(
+    api: Api, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api.listing(api.key(api.organization(lat=50.08, lon=20.05, nace=["35.11"])["id"]), **ASH)
+    collecting_while_built = []
+    add_profiles = Index.add_profiles
+
+    def watched(index: Index, profiles: Iterable[Profile]) -> Index:
+        collecting_while_built.append(gc.isenabled())
+        return add_profiles(index, profiles)
+
+    monkeypatch.setattr(Index, "add_profiles", watched)
+    assert gc.isenabled()
+    held = _synced(session, LiveIndex())
+    assert collecting_while_built == [False] and len(held) == 1
+    assert gc.isenabled()
 
 
 def test_a_rebuild_makes_every_process_load_again(api: Api, client: TestClient, session: Session) -> None:
