@@ -24,11 +24,16 @@ _inherited: Any = None  # the state of the pool being forked; read by the forked
 
 class Forked(Generic[S]):
     """`with Forked(state, processes) as work: work.map(function, tasks)` runs function(state, task) for each task,
-    in order, over `processes` forked processes (here, for 1)."""
+    in order, over `processes` forked processes (here, for 1).
 
-    def __init__(self, state: S, processes: int) -> None:
+    `handed_over`: once the processes are forked, this process lets go of the state (`work.state` is gone), so that
+    a state only they read is freed here while they work, provided the caller holds no other reference to it.
+    """
+
+    def __init__(self, state: S, processes: int, *, handed_over: bool = False) -> None:
         self.state = state
         self.processes = processes
+        self.handed_over = handed_over
         self._pool: Any = None
 
     def __enter__(self) -> Self:
@@ -40,6 +45,9 @@ class Forked(Generic[S]):
             gc.freeze()
             # The processes collect, whether or not this one paused (collector_paused).
             self._pool = multiprocessing.get_context("fork").Pool(self.processes, initializer=gc.enable)
+            if self.handed_over:
+                del self.state
+                _inherited = None
         return self
 
     def map(self, function: Callable[[S, T], R], tasks: Iterable[T]) -> Iterator[R]:

@@ -254,17 +254,14 @@ def rebuild(
     # 1.44 M fresh rows (1.7 s at 100k). The offers pass writes no match of these listings.
     removed = repository.delete_untouched_matches_of_non_offers(session)
     with collector_paused():
-        # In the index's order, so that this process builds the index while the others enrich (it was ~5 s at 100k
-        # with a core idle, after them).
-        rows = sorted(repository.all_listing_rows(session), key=adapter.index_order)
-        workers = _processes(processes, len(rows))
         index = Index(engine)
-        profiles = _profiles_of(engine, rows, workers, progress, index)
+        kept, profiles = _profiles_of(session, engine, processes, progress, index)
     # The profiles are stored while the processes rank the needs, in steps between their results: alone, storing
     # them kept one core busy and the other idle (~14 s at 100k). Ranking needs none of it.
-    storing = _storing_profiles(session, rows, profiles)
-    listings, owners = len(rows), {row.id: row.organization_id for row in rows}
-    del rows, profiles  # the index holds the profiles taking part; `storing` the rest until it is done
+    storing = _storing_profiles(session, kept, profiles)
+    listings, owners = len(kept), {row.id: row.organization_id for row in kept}
+    del kept, profiles  # the index holds the profiles taking part; `storing` the rest until it is done
+    workers = _processes(processes, listings)
     k = get_settings().matches_per_listing
     # In the index's order (by latitude): a batch's reaches then read nearby rows of the index's columns, and the
     # floors of a region's offers rise while its needs are ranked, so that less is tallied.
@@ -325,11 +322,10 @@ def refresh_profiles(session: Session, progress: Progress | None = None) -> int:
     listings there are. A rebuild does this first; alone, it prepares a loaded database for incremental writes."""
     repository.lock_matches(session)
     repository.restart_change_log(session)
-    rows = repository.all_listing_rows(session)
-    profiles = _profiles_of(get_engine(), rows, _processes(None, len(rows)), progress)
-    for _ in _storing_profiles(session, rows, profiles):
+    kept, profiles = _profiles_of(session, get_engine(), None, progress)
+    for _ in _storing_profiles(session, kept, profiles):
         pass
-    return len(rows)
+    return len(kept)
 
 
 def _processes(asked: int | None, listings: int) -> int:
@@ -340,26 +336,49 @@ def _processes(asked: int | None, listings: int) -> int:
     return processes_for(get_settings().rebuild_processes) if listings >= PARALLEL_FROM else 1
 
 
+class _Kept(NamedTuple):
+    """What a rebuild keeps of a listing's row once its profile is made: what storing the profile and announcing
+    new matches read."""
+
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    eligible: bool
+    ewc: str | None
+    suggested_ewc: str | None
+    suggested_ewc_confidence: float | None
+
+
 def _profiles_of(
-    engine: Engine, rows: Sequence[Any], processes: int, progress: Progress | None, index: Index | None = None
-) -> list[Profile]:
-    """Every row's profile, enriched in batches (in forked processes, which inherit the rows). Those of the eligible
-    listings are added to `index` batch by batch as they come: given the rows in the index's order
-    (adapter.index_order), the index is then what Index.add_profiles of all of them at once makes."""
+    session: Session, engine: Engine, processes: int | None, progress: Progress | None, index: Index | None = None
+) -> tuple[list[_Kept], list[Profile]]:
+    """Every listing's profile, with what is kept of its row, in the index's order (adapter.index_order). The rows
+    are enriched in batches by forked processes (`processes` as _processes takes it), which inherit them; this
+    process lets go of the rows once they have forked, so that the profiles coming back take the rows' place in
+    its memory rather than more (at 100k, ~170 MiB of rows, which the ranking processes later inherited as well).
+    The profiles of the eligible listings are added to `index` batch by batch as they come: the index is then what
+    Index.add_profiles of all of them at once makes."""
+    # In the index's order, so that this process builds the index while the others enrich (it was ~5 s at 100k with
+    # a core idle, after them).
+    rows = sorted(repository.all_listing_rows(session), key=adapter.index_order)
+    kept = [
+        _Kept(row.id, row.organization_id, is_eligible(row), row.ewc, row.suggested_ewc, row.suggested_ewc_confidence)
+        for row in rows
+    ]
     profiles: list[Profile] = []
     if progress:
-        progress("enriching listings", 0, len(rows))
-    with Forked((engine, rows), processes) as work:
-        for batch in work.map(_enrich, range(0, len(rows), ENRICH_BATCH)):
+        progress("enriching listings", 0, len(kept))
+    with Forked((engine, rows), _processes(processes, len(kept)), handed_over=True) as work:
+        del rows
+        for batch in work.map(_enrich, range(0, len(kept), ENRICH_BATCH)):
             if index is not None:
                 done = len(profiles)
                 index.add_profiles(
-                    p for row, p in zip(rows[done : done + len(batch)], batch, strict=True) if is_eligible(row)
+                    p for row, p in zip(kept[done : done + len(batch)], batch, strict=True) if row.eligible
                 )
             profiles.extend(batch)
             if progress:
-                progress("enriching listings", len(profiles), len(rows))
-    return profiles
+                progress("enriching listings", len(profiles), len(kept))
+    return kept, profiles
 
 
 def _enrich(state: tuple[Engine, Sequence[Any]], start: int) -> list[Profile]:
@@ -504,7 +523,7 @@ def _stored_of(session: Session, offers: Sequence[str]) -> Stored:
     return {(str(row.offer_id), str(row.need_id)): row for row in rows}
 
 
-def _storing_profiles(session: Session, rows: Sequence[Any], profiles: Sequence[Profile]) -> Iterator[None]:
+def _storing_profiles(session: Session, rows: Sequence[_Kept], profiles: Sequence[Profile]) -> Iterator[None]:
     """Stores the profiles in steps of PROFILES_STEP listings, one a `next()`."""
     stored = repository.all_stored_concepts(session)
     for start in range(0, len(rows), PROFILES_STEP):

@@ -1,6 +1,7 @@
 """Forked: a rebuild's work over forked processes gives what the same work gives in this process."""
 
 import gc
+import weakref
 from collections.abc import Iterator
 
 import pytest
@@ -39,6 +40,30 @@ def test_at_most_two_tasks_a_process_are_handed_out_ahead_of_the_caller() -> Non
         assert next(results) == 0
         assert drawn <= 4
         assert sum(results) == sum(range(1, 100))
+
+
+class _Factor:
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+
+def _scaled_by(factor: _Factor, task: int) -> int:
+    return factor.value * task
+
+
+def test_a_state_handed_over_is_let_go_here_once_the_processes_have_it() -> None:
+    state = _Factor(3)
+    alive = weakref.ref(state)
+    with Forked(state, 2, handed_over=True) as work:
+        del state
+        assert alive() is None
+        assert not hasattr(work, "state")
+        assert list(work.map(_scaled_by, range(20))) == [3 * task for task in range(20)]
+
+
+def test_a_state_handed_over_stays_when_the_work_is_done_here() -> None:
+    with Forked(_Factor(3), 1, handed_over=True) as work:
+        assert list(work.map(_scaled_by, range(20))) == [3 * task for task in range(20)]
 
 
 def _collecting(_: object, task: int) -> bool:

@@ -3,6 +3,7 @@
 import contextlib
 import json
 import uuid
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -509,7 +510,8 @@ def test_the_index_built_while_enriching_is_the_one_built_after(
 
     monkeypatch.setattr(sync, "ENRICH_BATCH", 7)  # many batches, in two processes
     index = Index(engine)
-    profiles = sync._profiles_of(engine, rows, 2, None, index)
+    kept, profiles = sync._profiles_of(session, engine, 2, None, index)
+    assert [row.id for row in kept] == [row.id for row in rows]
     expected = Index(engine).add_profiles(p for row, p in zip(rows, profiles, strict=True) if sync.is_eligible(row))
 
     assert len(index.profiles) > 50
@@ -520,3 +522,40 @@ def test_the_index_built_while_enriching_is_the_one_built_after(
     assert {key: p.rows[: p.size].tolist() for key, p in postings.items()} == {
         key: p.rows[: p.size].tolist() for key, p in expected._concepts._postings.items()
     }
+
+
+class _Tracked:
+    """A listing row that a weak reference can follow."""
+
+    def __init__(self, row: Any) -> None:
+        self._row = row
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._row, name)
+
+
+def test_this_process_lets_go_of_the_rows_while_the_processes_enrich_them(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The forked processes inherit the rows; this one frees them, keeping only what it stores and announces."""
+    load_demo(session, SEED_DATA_DIR / "demo" / "region.json")
+    read = repository.all_listing_rows
+    rows: list[weakref.ref[_Tracked]] = []
+
+    def tracked_rows(session: Session) -> list[_Tracked]:
+        found = [_Tracked(row) for row in read(session)]
+        rows.extend(weakref.ref(row) for row in found)
+        return found
+
+    alive: list[int] = []
+
+    def progress(stage: str, done: int, total: int) -> None:
+        alive.append(sum(row() is not None for row in rows))
+
+    monkeypatch.setattr(repository, "all_listing_rows", tracked_rows)
+    monkeypatch.setattr(sync, "ENRICH_BATCH", 7)
+    kept, profiles = sync._profiles_of(session, get_engine(), 2, progress)
+
+    assert len(alive) > 3 and alive[0] == len(rows) > 50  # before forking; then none
+    assert alive[1:] == [0] * (len(alive) - 1)
+    assert [str(row.id) for row in kept] == [p.listing.id for p in profiles] and len(kept) == len(rows)
