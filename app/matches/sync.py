@@ -525,7 +525,7 @@ def _stored_of(session: Session, offers: Sequence[str]) -> Stored:
 
 def _storing_profiles(session: Session, rows: Sequence[_Kept], profiles: Sequence[Profile]) -> Iterator[None]:
     """Stores the profiles in steps of PROFILES_STEP listings, one a `next()`."""
-    stored = repository.all_stored_concepts(session)
+    stored = repository.stored_concept_digests(session)
     for start in range(0, len(rows), PROFILES_STEP):
         end = start + PROFILES_STEP
         _store_profiles(session, rows[start:end], profiles[start:end], stored)
@@ -534,19 +534,18 @@ def _storing_profiles(session: Session, rows: Sequence[_Kept], profiles: Sequenc
 
 def _store_profiles(
     session: Session,
-    rows: Sequence[Any],
+    rows: Sequence[_Kept],
     profiles: Sequence[Profile],
-    stored: dict[uuid.UUID, set[tuple[str, str, float, str]]],
+    stored: dict[uuid.UUID, int],
 ) -> None:
-    """Writes what changed from the `stored` concepts (repository.all_stored_concepts, whose entries for these
-    listings it takes out: ~800k concepts at 100k, held while the needs are ranked): the concepts of listings whose
-    profile differs, the suggested codes that differ."""
+    """Writes what changed from the `stored` concepts (repository.stored_concept_digests, whose entries for these
+    listings it takes out): the concepts of listings whose profile differs, the suggested codes that differ."""
     changed: list[uuid.UUID] = []
     concept_rows: list[tuple[Any, ...]] = []
     suggestions: list[dict[str, Any]] = []
     for row, profile in zip(rows, profiles, strict=True):
         values = adapter.concept_rows(row.id, profile)
-        if stored.pop(row.id, set()) != {value[1:] for value in values}:
+        if stored.pop(row.id, 0) != repository.concepts_digest(value[1:] for value in values):
             changed.append(row.id)
             concept_rows.extend(values)
         suggested = (None, None) if row.ewc else (profile.suggested_ewc, profile.suggested_confidence)

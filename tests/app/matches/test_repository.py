@@ -137,7 +137,21 @@ def test_concepts_replaced_read_back_as_given(api: Api, session: Session) -> Non
     for listing in (first, second):
         wanted = [row[1:2] + row[3:] for row in rows if row[0] == listing]
         assert sorted(stored[listing]) == sorted(wanted)
-        assert repository.all_stored_concepts(session)[listing] == {row[1:] for row in rows if row[0] == listing}
+        fresh = [row[1:] for row in rows if row[0] == listing]
+        assert repository.stored_concept_digests(session)[listing] == repository.concepts_digest(reversed(fresh))
+
+
+def test_a_concepts_digest_is_the_same_in_any_order_and_changes_with_any_field() -> None:
+    concepts = [("ewc:10 01 02", "offer", 1.0, "code"), ("term:ash", "offer", 0.35, "text")]
+    digest = repository.concepts_digest(concepts)
+
+    assert repository.concepts_digest(reversed(concepts)) == digest
+    assert repository.concepts_digest([*concepts, ("route:fly-ash-cement", "offer", 1.0, "activity")]) != digest
+    assert repository.concepts_digest(concepts[:1]) != digest
+    for field in range(4):
+        changed = list(concepts[1])
+        changed[field] = 0.36 if field == 2 else f"{changed[field]}x"
+        assert repository.concepts_digest([concepts[0], tuple(changed)]) != digest
 
 
 def test_a_count_of_the_matches_alone_agrees_with_the_joined_query(

@@ -393,11 +393,7 @@ def test_a_first_load_that_fails_leaves_the_tables_keys_as_they_were(
 def test_profiles_stored_in_steps_between_the_needs_results_are_all_stored(
     session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    load_demo(session, SEED_DATA_DIR / "demo" / "region.json")
-    session.commit()
-    sync.rebuild(session, processes=1)
-    session.commit()
-    whole = _concepts_and_suggestions(session)
+    whole = _demo_rebuilt(session)
     assert len(whole[0]) > 500 and whole[1]
 
     session.execute(delete(ListingConcept))
@@ -408,6 +404,46 @@ def test_profiles_stored_in_steps_between_the_needs_results_are_all_stored(
     sync.rebuild(session, processes=2)
     session.commit()
     assert _concepts_and_suggestions(session) == whole
+
+
+def test_a_rebuild_rewrites_the_concepts_of_only_the_listings_whose_stored_ones_differ(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = _demo_rebuilt(session)
+    # Behind the engine's back: one listing's concept weighs other, another's has gone.
+    first, second = sorted({row[0] for row in whole[0]})[:2]
+    reweighed = next(row for row in whole[0] if row[0] == first)
+    gone = next(row for row in whole[0] if row[0] == second)
+    session.execute(
+        update(ListingConcept)
+        .where(ListingConcept.listing_id == first, ListingConcept.concept == reweighed[1])
+        .values(weight=reweighed[3] / 2)
+    )
+    session.execute(
+        delete(ListingConcept).where(ListingConcept.listing_id == second, ListingConcept.concept == gone[1])
+    )
+    session.commit()
+    replace = repository.replace_concepts_of
+    rewritten: list[uuid.UUID] = []
+
+    def spied(session: Session, listing_ids: Any, rows: Any) -> None:
+        rewritten.extend(listing_ids)
+        replace(session, listing_ids, rows)
+
+    monkeypatch.setattr(repository, "replace_concepts_of", spied)
+    sync.rebuild(session, processes=1)
+    session.commit()
+    assert sorted(rewritten) == [first, second]
+    assert _concepts_and_suggestions(session) == whole
+
+
+def _demo_rebuilt(session: Session) -> tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]]:
+    """The demo region loaded and rebuilt in one process: its stored concepts and suggested codes."""
+    load_demo(session, SEED_DATA_DIR / "demo" / "region.json")
+    session.commit()
+    sync.rebuild(session, processes=1)
+    session.commit()
+    return _concepts_and_suggestions(session)
 
 
 def _concepts_and_suggestions(session: Session) -> tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]]:
