@@ -3,7 +3,10 @@
 import os
 import platform
 import resource
+import threading
 from pathlib import Path
+from types import TracebackType
+from typing import Self
 
 import numpy
 import sklearn
@@ -45,3 +48,67 @@ def children_peak_rss_mb() -> float:
     """The most resident memory any finished child of this process used (forked ones count pages they still
     share with this process too)."""
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+class SummedMemory:
+    """The most memory the processes this one started (and theirs; with `itself`, this one too) held together while
+    the block ran: their PSS summed, sampled every `interval` seconds by a thread. PSS divides each page among the
+    processes sharing it, so forked processes' shared pages count once, where their RSS counts them in each. `peak_mb`
+    is None where /proc has no smaps_rollup (not Linux)."""
+
+    def __init__(self, *, itself: bool = False, interval: float = 0.5) -> None:
+        self.itself = itself
+        self.interval = interval
+        self.peak_mb: float | None = None
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> Self:
+        if Path("/proc/self/smaps_rollup").exists():
+            self.peak_mb = 0.0
+            self._thread = threading.Thread(target=self._sample, daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self._done.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _sample(self) -> None:
+        here = os.getpid()
+        while True:
+            processes = _descendants(here) + ([here] if self.itself else [])
+            self.peak_mb = max(self.peak_mb or 0.0, sum(_pss_mb(pid) for pid in processes))
+            if self._done.wait(self.interval):
+                return
+
+
+def _descendants(pid: int) -> list[int]:
+    found: list[int] = []
+    parents = [pid]
+    while parents:
+        parent = parents.pop()
+        for task in _listed(f"/proc/{parent}/task"):
+            try:
+                children = [int(child) for child in Path(f"{task}/children").read_text().split()]
+            except OSError:  # the process ended meanwhile
+                continue
+            found += children
+            parents += children
+    return found
+
+
+def _listed(directory: str) -> list[Path]:
+    try:
+        return list(Path(directory).iterdir())
+    except OSError:
+        return []
+
+
+def _pss_mb(pid: int) -> float:
+    """The process's PSS in MiB (smaps_rollup reports kilobytes); 0 once it has ended."""
+    pss = _first(f"/proc/{pid}/smaps_rollup", "Pss:")
+    return int(pss.split()[0]) / 1024 if pss else 0.0

@@ -410,7 +410,7 @@ def test_a_rebuild_rewrites_the_concepts_of_only_the_listings_whose_stored_ones_
     session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     whole = _demo_rebuilt(session)
-    # Behind the engine's back: one listing's concept weighs other, another's has gone.
+    # Behind the engine's back: one listing's concept weighs half as much, another's is gone.
     first, second = sorted({row[0] for row in whole[0]})[:2]
     reweighed = next(row for row in whole[0] if row[0] == first)
     gone = next(row for row in whole[0] if row[0] == second)
