@@ -87,6 +87,7 @@ class SummedMemory:
 
 
 def _descendants(pid: int) -> list[int]:
+    """The processes `pid` started, those they started, and so on (each thread's children, as /proc lists them)."""
     found: list[int] = []
     parents = [pid]
     while parents:
