@@ -535,18 +535,41 @@ def _decoded(row: dict[str, Any]) -> dict[str, Any]:
     return {name: json_loads(value) if isinstance(value, JsonText) else value for name, value in row.items()}
 
 
-def stored_digests_of_offers(session: Session, offer_ids: Sequence[uuid.UUID]) -> list[Any]:
-    """The stored matches of these offers as (id, offer_id, need_id, untouched, engine_digest) rows: what a rebuild
-    reads of every stored match."""
+class StoredDigest(NamedTuple):
+    """What a rebuild reads of a stored match, ids as text (as its ranking processes name listings)."""
+
+    id: str
+    offer_id: str
+    need_id: str
+    untouched: bool
+    engine_digest: int | None
+
+
+def stored_digests_of_offers(session: Session, offer_ids: Sequence[uuid.UUID]) -> list[StoredDigest]:
+    """The stored matches of these offers: what a rebuild reads of every stored match (1.44 M rows at 100k)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return _stored_digests_from_driver(session, offer_ids)
     table = MATCHES
-    columns = (table.c.id, table.c.offer_id, table.c.need_id, _untouched().label("untouched"), table.c.engine_digest)
-    found: list[Any] = []
+    columns = (table.c.id, table.c.offer_id, table.c.need_id, _untouched(), table.c.engine_digest)
+    found: list[StoredDigest] = []
     for start in range(0, len(offer_ids), CHUNK):
-        # all(): one fetch of every row, not a fetch per row (which was half of a rebuild's reading, round 7)
-        found.extend(
-            session.execute(select(*columns).where(table.c.offer_id.in_(offer_ids[start : start + CHUNK]))).all()
-        )
+        rows = session.execute(select(*columns).where(table.c.offer_id.in_(offer_ids[start : start + CHUNK])))
+        found.extend(StoredDigest(str(i), str(offer), str(need), u, d) for i, offer, need, u, d in rows)
     return found
+
+
+def _stored_digests_from_driver(session: Session, offer_ids: Sequence[uuid.UUID]) -> list[StoredDigest]:
+    """stored_digests_of_offers through psycopg's cursor, the ids cast to text by PostgreSQL: SQLAlchemy's rows, its
+    expanded IN list and a UUID object an id took ~20 us a match, this ~2.5 us (round 26, side measurement)."""
+    connection = typing.cast(psycopg.Connection[Any], session.connection().connection.dbapi_connection)
+    statement = (
+        "SELECT id::text, offer_id::text, need_id::text,"
+        " status = 'proposed' AND offer_state = 'proposed' AND need_state = 'proposed', engine_digest"
+        " FROM matches WHERE offer_id = ANY(%s)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(statement, (list(offer_ids),))
+        return list(map(StoredDigest._make, cursor.fetchall()))
 
 
 def stored_engine_fields(session: Session, match_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:

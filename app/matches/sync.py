@@ -40,7 +40,7 @@ PROFILES_STEP = 2000  # listings whose profiles a rebuild stores between two res
 # cost, and text crosses the pipe several times faster than nested lists, dicts and UUIDs.
 Fresh = tuple[Any, ...]
 # A batch of offers' stored matches by (offer id, need id) as text: repository.stored_digests_of_offers rows.
-Stored = dict[tuple[str, str], Any]
+Stored = dict[tuple[str, str], repository.StoredDigest]
 
 
 class FirstLoadRefused(Conflict):
@@ -520,7 +520,7 @@ def _acted_on(stored: Stored) -> dict[str, set[str]]:
 
 def _stored_of(session: Session, offers: Sequence[str]) -> Stored:
     rows = repository.stored_digests_of_offers(session, _uuids(offers))
-    return {(str(row.offer_id), str(row.need_id)): row for row in rows}
+    return {(row.offer_id, row.need_id): row for row in rows}
 
 
 def _storing_profiles(session: Session, rows: Sequence[_Kept], profiles: Sequence[Profile]) -> Iterator[None]:
@@ -570,7 +570,7 @@ def _merge(
     removed). A stored pair whose digest differs is compared in full: only a change of value is a change. `frozen`:
     the new rows are copied with FREEZE (repository.copy_ranked)."""
     now = utcnow()
-    compared = [(stored[row[0], row[1]].id, _values(row)[1]) for row in ranked.differing]
+    compared = [(uuid.UUID(stored[row[0], row[1]].id), _values(row)[1]) for row in ranked.differing]
     fields = repository.stored_engine_fields(session, [match_id for match_id, _ in compared])
     updates: list[dict[str, Any]] = []
     rewritten: list[dict[str, Any]] = []
@@ -579,16 +579,16 @@ def _merge(
             updates.append(values | {"match_id": match_id, "now": now})
         else:
             rewritten.append(values | {"match_id": match_id})
-    stale = [row.id for key in ranked.gone if (row := stored[key]).untouched]
+    stale = [uuid.UUID(match.id) for key in ranked.gone if (match := stored[key]).untouched]
     repository.delete_matches(session, stale)
     repository.update_matches(session, updates)
     repository.reencode_matches(session, rewritten)
     repository.copy_ranked(session, ranked.copied, frozen=frozen)
     ids = repository.insert_ranked_matches(session, ranked.new, now)
-    for match_id, row in zip(ids, ranked.new, strict=True):
+    for new_id, row in zip(ids, ranked.new, strict=True):
         key, values = _values(row)
         _announce(
-            session, values | {"id": uuid.UUID(match_id), "offer_id": key[0], "need_id": key[1]}, owners, subscribers
+            session, values | {"id": uuid.UUID(new_id), "offer_id": key[0], "need_id": key[1]}, owners, subscribers
         )
     return len(ranked.new) + ranked.copied_count, len(updates), len(stale)
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, delete, select, text
+from sqlalchemy import Engine, delete, select, text, update
 from sqlalchemy.orm import Session
 
 from app.auth.principal import Principal
@@ -103,6 +103,28 @@ def test_ranked_matches_read_back_as_given(api: Api, session: Session) -> None:
             1,
         )
         assert match.created_at == match.updated_at == now
+
+
+def test_stored_digests_name_each_match_by_text_and_say_whether_a_party_acted_on_it(api: Api, session: Session) -> None:
+    """What a rebuild reads of the stored matches (PostgreSQL through the driver, SQLite through SQLAlchemy): the
+    ids as text, a match a party acted on not untouched, and only the offers asked about."""
+    offer = api.listing(api.key(api.organization()["id"]))
+    other_offer = api.listing(api.key(api.organization()["id"]), title="Fly ash from a second plant")
+    needs = [api.listing(api.key(api.organization()["id"]), kind="need", title=f"Fly ash for cement {i}") for i in "ab"]
+    session.execute(delete(Match))
+    rows = [
+        (o["id"], n["id"], -7 - i, 0.5, "same_code", "[]", None, "{}", None, "v1")
+        for i, (o, n) in enumerate([(offer, needs[0]), (offer, needs[1]), (other_offer, needs[0])])
+    ]
+    ids = repository.insert_ranked_matches(session, rows, datetime(2026, 11, 25, tzinfo=UTC))
+    session.execute(update(Match).where(Match.id == uuid.UUID(ids[1])).values(need_state="interested"))
+
+    found = repository.stored_digests_of_offers(session, [uuid.UUID(offer["id"])])
+
+    assert set(found) == {
+        (ids[0], offer["id"], needs[0]["id"], True, -7),
+        (ids[1], offer["id"], needs[1]["id"], False, -8),
+    }
 
 
 def test_new_ids_are_distinct_version_7_uuids_led_by_the_time_they_were_made() -> None:
