@@ -38,6 +38,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, aliased, contains_eager
 
 from app.auth.principal import Principal
@@ -373,7 +374,7 @@ def stored_concepts(
 ) -> dict[uuid.UUID, list[tuple[str, float, str]]]:
     """Each listing's stored concepts as (concept, weight, source); None: every listing's, in one query."""
     found: dict[uuid.UUID, list[tuple[str, float, str]]] = {i: [] for i in listing_ids or ()}
-    c = CONCEPTS.c  # the table's columns, not the model's: see stored_concept_digests
+    c = CONCEPTS.c  # the table's columns, not the model's: see stored_concept_digests (SQLite)
     columns = (c.listing_id, c.concept, c.weight, c.source)
     queries = (
         [select(*columns)]
@@ -396,14 +397,19 @@ def concepts_digest(concepts: Iterable[tuple[Any, ...]]) -> int:
     return sum(hash(concept) for concept in concepts)
 
 
-def stored_concept_digests(session: Session) -> dict[uuid.UUID, int]:
-    """Every listing's stored concepts as concepts_digest, to compare with fresh profiles: held while the needs are
-    ranked, 100k numbers at 100k rather than ~800k tuples in sets (a rebuild's peak RSS 957 against 1,267 MiB: the
-    sets' pages stayed with the process once they were freed)."""
-    found: dict[uuid.UUID, int] = {}
-    c = CONCEPTS.c
-    # The table's columns, not the model's: a Core select skips the ORM's loading, half the time of ~800k rows.
-    for listing_id, *values in session.execute(select(c.listing_id, c.concept, c.kind, c.weight, c.source)):
+def stored_concept_digests(session: Session) -> dict[str, int]:
+    """Every listing's stored concepts as concepts_digest, by listing id as text, to compare with fresh profiles: held
+    while the needs are ranked, 100k numbers at 100k rather than ~800k tuples in sets (a rebuild's peak RSS 957
+    against 1,267 MiB: the sets' pages stayed with the process once they were freed)."""
+    found: dict[str, int] = {}
+    if session.get_bind().dialect.name == "postgresql":
+        rows = _driver_rows(session, "SELECT listing_id::text, concept, kind, weight, source FROM listing_concepts")
+    else:
+        c = CONCEPTS.c
+        # The table's columns, not the model's: a Core select skips the ORM's loading, half the time of ~800k rows.
+        selected = session.execute(select(c.listing_id, c.concept, c.kind, c.weight, c.source))
+        rows = [(str(listing_id), *values) for listing_id, *values in selected]
+    for listing_id, *values in rows:
         found[listing_id] = found.get(listing_id, 0) + hash(tuple(values))
     return found
 
@@ -548,7 +554,11 @@ class StoredDigest(NamedTuple):
 def stored_digests_of_offers(session: Session, offer_ids: Sequence[uuid.UUID]) -> list[StoredDigest]:
     """The stored matches of these offers: what a rebuild reads of every stored match (1.44 M rows at 100k)."""
     if session.get_bind().dialect.name == "postgresql":
-        return _stored_digests_from_driver(session, offer_ids)
+        untouched = "status = 'proposed' AND offer_state = 'proposed' AND need_state = 'proposed'"  # as _untouched()
+        statement = (
+            "SELECT id::text, offer_id::text, need_id::text, {}, engine_digest FROM matches WHERE offer_id = ANY(%s)"
+        )
+        return list(map(StoredDigest._make, _driver_rows(session, statement.format(untouched), (list(offer_ids),))))
     table = MATCHES
     columns = (table.c.id, table.c.offer_id, table.c.need_id, _untouched(), table.c.engine_digest)
     found: list[StoredDigest] = []
@@ -558,18 +568,17 @@ def stored_digests_of_offers(session: Session, offer_ids: Sequence[uuid.UUID]) -
     return found
 
 
-def _stored_digests_from_driver(session: Session, offer_ids: Sequence[uuid.UUID]) -> list[StoredDigest]:
-    """stored_digests_of_offers through psycopg's cursor, the ids cast to text by PostgreSQL: SQLAlchemy's rows, its
-    expanded IN list and a UUID object an id took ~20 us a match, this ~2.5 us (round 26, side measurement)."""
-    connection = typing.cast(psycopg.Connection[Any], session.connection().connection.dbapi_connection)
-    statement = (
-        "SELECT id::text, offer_id::text, need_id::text,"
-        " status = 'proposed' AND offer_state = 'proposed' AND need_state = 'proposed', engine_digest"
-        " FROM matches WHERE offer_id = ANY(%s)"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(statement, (list(offer_ids),))
-        return list(map(StoredDigest._make, cursor.fetchall()))
+def _driver_rows(session: Session, statement: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """Rows as psycopg's cursor reads them (PostgreSQL), for the reads of every stored row a rebuild makes: through
+    SQLAlchemy's rows, with a UUID object an id, the stored matches took ~20 us a row and this ~2.5; the concepts
+    ~4 us and ~2 (round 26, side measurements with the ids cast to text)."""
+    try:
+        with _driver(session).cursor() as cursor:
+            cursor.execute(statement, parameters)
+            return cursor.fetchall()
+    except psycopg.Error as error:
+        # As SQLAlchemy raises the driver's errors, so that callers catch one kind (a lock timeout: OperationalError).
+        raise DBAPIError.instance(statement, parameters, error, psycopg.Error, hide_parameters=True) from error
 
 
 def stored_engine_fields(session: Session, match_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
@@ -898,10 +907,14 @@ def _copy_line(values: Iterable[Any]) -> str:
 def _copy(session: Session, table: Table, columns: Sequence[str], data: str | bytes, options: str = "") -> None:
     """COPY data into these columns of a table: text (lines of tab-separated values, as _copy_text writes them), or
     what `options` name."""
-    connection = typing.cast(psycopg.Connection[Any], session.connection().connection.dbapi_connection)
     statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN{options}"
-    with connection.cursor() as cursor, cursor.copy(statement) as copy:
+    with _driver(session).cursor() as cursor, cursor.copy(statement) as copy:
         copy.write(data)
+
+
+def _driver(session: Session) -> psycopg.Connection[Any]:
+    """The session's connection as psycopg's (PostgreSQL): for COPY, and for reading many rows as plain tuples."""
+    return typing.cast(psycopg.Connection[Any], session.connection().connection.dbapi_connection)
 
 
 def _copy_text(value: Any) -> str:

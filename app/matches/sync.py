@@ -231,6 +231,10 @@ def refresh_organization(session: Session, listings_of_owner: Iterable[Listing])
         refresh(session, listing)
 
 
+# The collector is off in this process for the whole rebuild: what it builds and reads is not garbage, and at 100k the
+# full collections it triggered (the profile table's ~1 M objects before the processes fork; then ~40 in the offers
+# pass, each walking the needs' 1.4 M choices) took ~8 s of its CPU and freed nothing. The processes collect.
+@collector_paused()
 def rebuild(
     session: Session, progress: Progress | None = None, processes: int | None = None, *, first_load: bool = False
 ) -> RebuildReport:
@@ -253,9 +257,8 @@ def rebuild(
     # First, while the table holds only the matches stored before: after the offers pass the same statement scanned
     # 1.44 M fresh rows (1.7 s at 100k). The offers pass writes no match of these listings.
     removed = repository.delete_untouched_matches_of_non_offers(session)
-    with collector_paused():
-        index = Index(engine)
-        kept, profiles = _profiles_of(session, engine, processes, progress, index)
+    index = Index(engine)
+    kept, profiles = _profiles_of(session, engine, processes, progress, index)
     # The profiles are stored while the processes rank the needs, in steps between their results: alone, storing
     # them kept one core busy and the other idle (~14 s at 100k). Ranking needs none of it.
     storing = _storing_profiles(session, kept, profiles)
@@ -536,7 +539,7 @@ def _store_profiles(
     session: Session,
     rows: Sequence[_Kept],
     profiles: Sequence[Profile],
-    stored: dict[uuid.UUID, int],
+    stored: dict[str, int],
 ) -> None:
     """Writes what changed from the `stored` concepts (repository.stored_concept_digests, whose entries for these
     listings it takes out): the concepts of listings whose profile differs, the suggested codes that differ."""
@@ -545,7 +548,7 @@ def _store_profiles(
     suggestions: list[dict[str, Any]] = []
     for row, profile in zip(rows, profiles, strict=True):
         values = adapter.concept_rows(row.id, profile)
-        if stored.pop(row.id, 0) != repository.concepts_digest(value[1:] for value in values):
+        if stored.pop(str(row.id), 0) != repository.concepts_digest(value[1:] for value in values):
             changed.append(row.id)
             concept_rows.extend(values)
         suggested = (None, None) if row.ewc else (profile.suggested_ewc, profile.suggested_confidence)

@@ -160,7 +160,7 @@ def test_concepts_replaced_read_back_as_given(api: Api, session: Session) -> Non
         wanted = [row[1:2] + row[3:] for row in rows if row[0] == listing]
         assert sorted(stored[listing]) == sorted(wanted)
         fresh = [row[1:] for row in rows if row[0] == listing]
-        assert repository.stored_concept_digests(session)[listing] == repository.concepts_digest(reversed(fresh))
+        assert repository.stored_concept_digests(session)[str(listing)] == repository.concepts_digest(reversed(fresh))
 
 
 def test_a_concepts_digest_is_the_same_in_any_order_and_changes_with_any_field() -> None:

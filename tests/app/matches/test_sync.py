@@ -1,6 +1,7 @@
 """Keeping stored matches current in bulk: a rebuild writes only what changed and looks subscriptions up once."""
 
 import contextlib
+import gc
 import json
 import uuid
 import weakref
@@ -595,3 +596,23 @@ def test_this_process_lets_go_of_the_rows_while_the_processes_enrich_them(
     assert len(alive) > 3 and alive[0] == len(rows) > 50  # before forking; then none
     assert alive[1:] == [0] * (len(alive) - 1)
     assert [str(row.id) for row in kept] == [p.listing.id for p in profiles] and len(kept) == len(rows)
+
+
+def test_a_rebuild_runs_with_the_collector_paused_here_and_leaves_it_on(session: Session) -> None:
+    """Each stage reports with the collector off in this process, and a rebuild that fails turns it back on too."""
+    load_demo(session, SEED_DATA_DIR / "demo" / "region.json")
+    collecting: dict[str, bool] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        collecting[stage] = collecting.get(stage, False) or gc.isenabled()
+
+    sync.rebuild(session, progress, processes=2)
+    assert set(collecting) == {"enriching listings", "ranking offers for needs", "matching offers"}
+    assert not any(collecting.values()) and gc.isenabled()
+
+    def failing(stage: str, done: int, total: int) -> None:
+        raise RuntimeError("stopped")
+
+    with pytest.raises(RuntimeError):
+        sync.rebuild(session, failing)
+    assert gc.isenabled()
