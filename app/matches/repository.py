@@ -5,7 +5,7 @@ import struct
 import time
 import typing
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -408,7 +408,7 @@ def stored_concept_digests(session: Session) -> dict[str, int]:
         c = CONCEPTS.c
         # The table's columns, not the model's: a Core select skips the ORM's loading, half the time of ~800k rows.
         selected = session.execute(select(c.listing_id, c.concept, c.kind, c.weight, c.source))
-        rows = [(str(listing_id), *values) for listing_id, *values in selected]
+        rows = ((str(listing_id), *values) for listing_id, *values in selected)
     for listing_id, *values in rows:
         found[listing_id] = found.get(listing_id, 0) + hash(tuple(values))
     return found
@@ -568,14 +568,15 @@ def stored_digests_of_offers(session: Session, offer_ids: Sequence[uuid.UUID]) -
     return found
 
 
-def _driver_rows(session: Session, statement: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-    """Rows as psycopg's cursor reads them (PostgreSQL), for the reads of every stored row a rebuild makes: through
-    SQLAlchemy's rows, with a UUID object an id, the stored matches took ~20 us a row and this ~2.5; the concepts
-    ~4 us and ~2 (round 26, side measurements with the ids cast to text)."""
+def _driver_rows(session: Session, statement: str, parameters: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
+    """Rows as psycopg's cursor reads them (PostgreSQL), one at a time, for the reads of every stored row a rebuild
+    makes: through SQLAlchemy's rows, with a UUID object an id, the stored matches took ~20 us a row and this ~2.5;
+    the concepts ~4 us and ~2 (round 26, side measurements with the ids cast to text). One at a time: all ~800k
+    concepts at once held ~280 MiB more at a rebuild's peak."""
     try:
         with _driver(session).cursor() as cursor:
             cursor.execute(statement, parameters)
-            return cursor.fetchall()
+            yield from cursor
     except psycopg.Error as error:
         # As SQLAlchemy raises the driver's errors, so that callers catch one kind (a lock timeout: OperationalError).
         raise DBAPIError.instance(statement, parameters, error, psycopg.Error, hide_parameters=True) from error
