@@ -85,9 +85,9 @@ def _call(function: Callable[[Any, Any], Any], task: Any) -> Any:
 @contextmanager
 def collector_paused() -> Iterator[None]:
     """Python's cyclic garbage collector off while a rebuild runs, or while a server process loads its index (rows,
-    profiles, the index: millions of objects kept), and back on afterwards if it was on. Each
-    collection walks every object allocated since the last one, and the collections triggered while the heap grew
-    this way were ~3 s of a rebuild at 100k; what is built here is not garbage."""
+    profiles, the index: millions of objects kept), and back on afterwards if it was on. Each collection walks every
+    object allocated since the last one, and the collections triggered while the heap grew this way were ~3 s of a
+    rebuild at 100k; what is built here is not garbage."""
     enabled = gc.isenabled()
     gc.disable()
     try:
